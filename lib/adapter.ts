@@ -1,0 +1,86 @@
+/**
+ * The storage contract. An adapter keeps **records**: each record is a small map of fields
+ * (one field per stored key) with a single expiry. Values reach the adapter already serialized
+ * and authenticated, so an adapter only moves strings; memory and Redis behave identically.
+ *
+ * Record keys are opaque URL-safe strings made by express-stash (a hash of the stash ID, never
+ * the ID itself). Every per-request call touches exactly one record.
+ *
+ * Expiry never shrinks: "set the ttl" always means "expire no earlier than `ttl` seconds from now"
+ * (Redis `EXPIRE ... GT`), so a route with a long ttl is not cut short by a route with a short one.
+ *
+ * A new adapter is one object implementing these methods; run the shared contract suite against it.
+ */
+export interface StashAdapter {
+  /** A label for logs and errors, e.g. `"memory"` or `"redis"`. */
+  readonly kind: string
+
+  /**
+   * Reads `fields` of one record and, when `ttl` is given, slides its expiry: one round trip.
+   * Resolves `undefined` when the record does not exist (or has expired), else the values in
+   * the order of `fields` (`undefined` for a missing field).
+   */
+  load(key: string, fields: readonly string[], ttl?: number): Promise<(string | undefined)[] | undefined>
+
+  /**
+   * Applies a change set to one record atomically, in one round trip: sets `set`, removes `del`,
+   * and slides the expiry to `ttl`. Creates the record if needed. When the record would end up
+   * larger than `maxBytes` (UTF-8 bytes of field names plus values), nothing is written and it
+   * rejects with `StashError` `ERR_STASH_TOO_LARGE`.
+   */
+  write(key: string, change: RecordChange): Promise<void>
+
+  /**
+   * Replaces one field only if it still holds `swap.expected` (`undefined`: absent), in one
+   * atomic step, sliding the expiry to `swap.ttl`; `swap.next === undefined` removes the field.
+   * On a mismatch nothing changes and the current value is returned, so the caller can retry
+   * without another read. Honours `maxBytes` like {@link StashAdapter.write}.
+   */
+  compareAndSet(key: string, swap: FieldSwap): Promise<CompareAndSetResult>
+
+  /** Slides the expiry of an existing record. Resolves false when the record does not exist. */
+  touch(key: string, ttl: number): Promise<boolean>
+
+  /** Reads every field of one record; `undefined` when it does not exist. */
+  readAll(key: string): Promise<Record<string, string> | undefined>
+
+  /**
+   * Writes `fields` as the whole record `to` and deletes the record `from`, atomically where the
+   * store allows it (used by `rotate()`).
+   */
+  move(from: string, to: string, fields: Record<string, string>, ttl: number): Promise<void>
+
+  /** Deletes one record. Deleting a missing record is not an error. */
+  delete(key: string): Promise<void>
+
+  /** Releases what the adapter opened (timers, clients it created). Safe to call twice. */
+  close(): Promise<void>
+}
+
+/** A change set for {@link StashAdapter.write}. */
+export interface RecordChange {
+  /** Fields to set, with their serialized values. */
+  readonly set: Readonly<Record<string, string>>
+  /** Fields to remove. */
+  readonly del: readonly string[]
+  /** Seconds the record lives at least from now (a whole number, at least 1). */
+  readonly ttl: number
+  /** Largest size the whole record may reach; absent means no limit. */
+  readonly maxBytes?: number
+}
+
+/** A compare-and-set of one field, for {@link StashAdapter.compareAndSet}. */
+export interface FieldSwap {
+  readonly field: string
+  /** The value the field must hold for the swap to happen; `undefined`: the field is absent. */
+  readonly expected: string | undefined
+  /** The new value; `undefined` removes the field. */
+  readonly next: string | undefined
+  /** Seconds the record lives at least from now. */
+  readonly ttl: number
+  /** Largest size the whole record may reach. */
+  readonly maxBytes?: number
+}
+
+/** The outcome of {@link StashAdapter.compareAndSet}. */
+export type CompareAndSetResult = { readonly ok: true } | { readonly ok: false; readonly current: string | undefined }

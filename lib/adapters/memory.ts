@@ -1,0 +1,237 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import type { CompareAndSetResult, RecordChange, StashAdapter } from '../adapter.js'
+import { optionError, StashError, tooLargeError } from '../errors.js'
+
+/** Options of {@link memoryAdapter}. Timers are in milliseconds. */
+export interface MemoryAdapterOptions {
+  /** Adapters with the same name in one process share their records. @default none: private records */
+  name?: string
+  /** Milliseconds between sweeps of expired records. @default 60000 */
+  cleanupInterval?: number
+  /** Records examined per sweep step; the sweep yields to the event loop between steps. @default 100 */
+  cleanupBatchSize?: number
+  /** Most records kept; beyond it the least recently used record is evicted. @default no limit */
+  maxEntries?: number
+}
+
+interface MemoryRecord {
+  readonly fields: Map<string, string>
+  expiresAt: number
+  bytes: number
+}
+
+/** One table of records, possibly shared by several adapters through `name`. */
+class MemoryTable {
+  readonly records = new Map<string, MemoryRecord>()
+  users = 0
+  private sweeping = false
+  private readonly timer: NodeJS.Timeout
+
+  constructor(readonly settings: Required<Omit<MemoryAdapterOptions, 'name' | 'maxEntries'>> & { maxEntries: number | undefined }) {
+    this.timer = setInterval(() => void this.sweep(), settings.cleanupInterval)
+    this.timer.unref()
+  }
+
+  /** The live record under `key`, refreshed in the LRU order; expired records are dropped. */
+  get(key: string, now: number): MemoryRecord | undefined {
+    const record = this.records.get(key)
+    if (record === undefined) return undefined
+    if (record.expiresAt <= now) {
+      this.records.delete(key)
+      return undefined
+    }
+    if (this.settings.maxEntries !== undefined) {
+      this.records.delete(key)
+      this.records.set(key, record)
+    }
+    return record
+  }
+
+  /** Stores a record, evicting the least recently used ones beyond `maxEntries`. */
+  set(key: string, record: MemoryRecord): void {
+    this.records.delete(key)
+    this.records.set(key, record)
+    const max = this.settings.maxEntries
+    if (max === undefined) return
+    for (const oldest of this.records.keys()) {
+      if (this.records.size <= max) break
+      this.records.delete(oldest)
+    }
+  }
+
+  /** Removes expired records, `cleanupBatchSize` examined per step, yielding in between. */
+  async sweep(): Promise<number> {
+    if (this.sweeping) return 0
+    this.sweeping = true
+    let removed = 0
+    try {
+      let examined = 0
+      let now = Date.now()
+      for (const [key, record] of this.records) {
+        if (record.expiresAt <= now) {
+          this.records.delete(key)
+          removed++
+        }
+        if (++examined % this.settings.cleanupBatchSize === 0) {
+          await yieldToEventLoop()
+          now = Date.now()
+        }
+      }
+    } finally {
+      this.sweeping = false
+    }
+    return removed
+  }
+
+  close(): void {
+    clearInterval(this.timer)
+  }
+}
+
+const REGISTRY_KEY = Symbol.for('express-stash.memory-tables')
+// Shared through globalThis so that CommonJS and ESM copies of the package see one registry.
+const registry: Map<string, MemoryTable> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Map<string, MemoryTable>) ??
+  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Map<string, MemoryTable>())
+
+/** The memory adapter: also exposes `sweep()` (run a sweep now) and `size` (records held). */
+export interface MemoryAdapter extends StashAdapter {
+  /** Records currently held, expired ones not yet swept included. */
+  readonly size: number
+  /** Runs a sweep now; resolves to the number of expired records removed. */
+  sweep(): Promise<number>
+}
+
+/**
+ * The default adapter: records in this process's memory (the ETS analogue). Values are kept
+ * serialized, so restored data is always a copy. Expired records are removed lazily on access
+ * and by a periodic sweep that yields to the event loop; timers never keep the process alive.
+ *
+ * @example
+ * createStash({ adapter: memoryAdapter({ maxEntries: 100_000 }) })
+ */
+export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter {
+  const settings = resolve(options)
+  const name = options.name
+  let table = name === undefined ? undefined : registry.get(name)
+  if (table !== undefined && JSON.stringify(table.settings) !== JSON.stringify(settings)) {
+    throw optionError('memoryAdapter.name', `unique, or used with the same options: "${name}" exists with ${JSON.stringify(table.settings)}`)
+  }
+  if (table === undefined) {
+    table = new MemoryTable(settings)
+    if (name !== undefined) registry.set(name, table)
+  }
+  table.users++
+  const records = table
+  let closed = false
+
+  const open = (): MemoryTable => {
+    if (closed) throw new StashError('ERR_STASH_CLOSED', 'the memory adapter was closed')
+    return records
+  }
+  const expiry = (record: MemoryRecord, ttl: number, now: number): void => {
+    record.expiresAt = Math.max(record.expiresAt, now + ttl * 1000)
+  }
+
+  const adapter: MemoryAdapter = {
+    kind: 'memory',
+    get size() {
+      return records.records.size
+    },
+    async load(key, fields, ttl) {
+      const now = Date.now()
+      const record = open().get(key, now)
+      if (record === undefined) return undefined
+      if (ttl !== undefined) expiry(record, ttl, now)
+      return fields.map((field) => record.fields.get(field))
+    },
+    async write(key, change) {
+      applyChange(open(), key, change, Date.now())
+    },
+    async compareAndSet(key, swap): Promise<CompareAndSetResult> {
+      const now = Date.now()
+      const table = open()
+      const current = table.get(key, now)?.fields.get(swap.field)
+      if (current !== swap.expected) return { ok: false, current }
+      const { field, next, ttl, maxBytes } = swap
+      applyChange(table, key, { set: next === undefined ? {} : { [field]: next }, del: next === undefined ? [field] : [], ttl, maxBytes }, now)
+      return { ok: true }
+    },
+    async touch(key, ttl) {
+      const now = Date.now()
+      const record = open().get(key, now)
+      if (record !== undefined) expiry(record, ttl, now)
+      return record !== undefined
+    },
+    async readAll(key) {
+      const record = open().get(key, Date.now())
+      return record === undefined ? undefined : Object.fromEntries(record.fields)
+    },
+    async move(from, to, fields, ttl) {
+      const table = open()
+      table.records.delete(from)
+      const map = new Map(Object.entries(fields))
+      if (map.size === 0) return
+      let bytes = 0
+      for (const [field, value] of map) bytes += sizeOf(field, value)
+      table.set(to, { fields: map, bytes, expiresAt: Date.now() + ttl * 1000 })
+    },
+    async delete(key) {
+      open().records.delete(key)
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      if (--records.users > 0) return
+      records.close()
+      if (name !== undefined && registry.get(name) === records) registry.delete(name)
+    },
+    sweep() {
+      return open().sweep()
+    },
+  }
+  return adapter
+}
+
+function resolve(options: MemoryAdapterOptions): MemoryTable['settings'] {
+  if (typeof options !== 'object' || options === null) throw optionError('memoryAdapter options', 'an object', options)
+  const known = new Set(['name', 'cleanupInterval', 'cleanupBatchSize', 'maxEntries'])
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new TypeError(`express-stash: unknown option \`memoryAdapter.${key}\``)
+  }
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
+    throw optionError('memoryAdapter.name', 'a non-empty string', options.name)
+  }
+  const integer = (key: 'cleanupInterval' | 'cleanupBatchSize' | 'maxEntries', fallback: number | undefined) => {
+    const value = options[key]
+    if (value === undefined) return fallback
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw optionError(`memoryAdapter.${key}`, 'a positive integer', value)
+    return value
+  }
+  return {
+    cleanupInterval: integer('cleanupInterval', 60_000)!,
+    cleanupBatchSize: integer('cleanupBatchSize', 100)!,
+    maxEntries: integer('maxEntries', undefined),
+  }
+}
+
+/** Applies a change set to one record, synchronously (so compare-and-set is atomic). */
+function applyChange(table: MemoryTable, key: string, change: RecordChange, now: number): void {
+  const current = table.get(key, now)
+  const fields = new Map(current?.fields)
+  let bytes = current?.bytes ?? 0
+  for (const field of change.del) {
+    bytes -= sizeOf(field, fields.get(field))
+    fields.delete(field)
+  }
+  for (const [field, value] of Object.entries(change.set)) {
+    bytes += sizeOf(field, value) - sizeOf(field, fields.get(field))
+    fields.set(field, value)
+  }
+  if (change.maxBytes !== undefined && bytes > change.maxBytes) throw tooLargeError(bytes, change.maxBytes)
+  if (fields.size === 0) return void table.records.delete(key)
+  table.set(key, { fields, bytes, expiresAt: Math.max(current?.expiresAt ?? 0, now + change.ttl * 1000) })
+}
+
+function sizeOf(field: string, value: string | undefined): number {
+  return value === undefined ? 0 : Buffer.byteLength(field) + Buffer.byteLength(value)
+}

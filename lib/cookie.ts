@@ -1,0 +1,115 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { serialize } from 'cookie'
+import type { ResolvedCookieOptions } from './options.js'
+
+/** Longest cookie value considered; anything longer is ignored unread. */
+const MAX_COOKIE_VALUE = 256
+const ID_PATTERN = /^[A-Za-z0-9_-]{32,128}$/
+
+/** A stash ID read from a verified cookie. */
+export interface VerifiedId {
+  readonly id: string
+  /** Verified by an old secret: the cookie should be re-signed with the current one. */
+  readonly resign: boolean
+}
+
+/**
+ * Signs an ID in the format of cookie-signature (`s:` + value + `.` + base64 HMAC-SHA256
+ * without padding), so cookie-parser with the same secret reads it as a signed cookie.
+ */
+export function signId(id: string, secret: string): string {
+  return `s:${id}.${mac(id, secret)}`
+}
+
+/**
+ * Finds the stash ID in a `Cookie` header: every cookie named `name` is tried (duplicates
+ * happen with several paths or domains) and the first one whose signature verifies wins.
+ * Anything missing, malformed, oversized or forged yields `undefined`, never an error.
+ */
+export function readId(header: string | undefined, name: string, secrets: readonly string[]): VerifiedId | undefined {
+  if (header === undefined || header.length === 0) return undefined
+  let from = 0
+  while (from < header.length) {
+    let end = header.indexOf(';', from)
+    if (end < 0) end = header.length
+    const eq = header.indexOf('=', from)
+    if (eq > from && eq < end && header.slice(from, eq).trim() === name) {
+      const verified = verify(header.slice(eq + 1, end).trim(), secrets)
+      if (verified !== undefined) return verified
+    }
+    from = end + 1
+  }
+  return undefined
+}
+
+function verify(raw: string, secrets: readonly string[]): VerifiedId | undefined {
+  if (raw.length > MAX_COOKIE_VALUE) return undefined
+  let value = raw.startsWith('"') && raw.endsWith('"') && raw.length > 1 ? raw.slice(1, -1) : raw
+  if (value.includes('%')) {
+    try {
+      value = decodeURIComponent(value)
+    } catch {
+      return undefined
+    }
+  }
+  const dot = value.lastIndexOf('.')
+  if (!value.startsWith('s:') || dot < 0) return undefined
+  const id = value.slice(2, dot)
+  if (!ID_PATTERN.test(id)) return undefined
+  const given = Buffer.from(value.slice(dot + 1))
+  // Constant-time compare against every secret; the first is current, the rest are old.
+  for (let i = 0; i < secrets.length; i++) {
+    const expected = Buffer.from(mac(id, secrets[i]!))
+    if (expected.length === given.length && timingSafeEqual(expected, given)) return { id, resign: i > 0 }
+  }
+  return undefined
+}
+
+function mac(value: string, secret: string): string {
+  return createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')
+}
+
+/** Whether the cookie should carry `Secure` for this request. */
+export function isSecure(req: IncomingMessage, option: boolean | 'auto'): boolean {
+  if (option !== 'auto') return option
+  // Express's req.secure honours `trust proxy`; plain Connect only knows the socket.
+  const secure = (req as { secure?: unknown }).secure
+  if (typeof secure === 'boolean') return secure
+  return (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true
+}
+
+/** The `Set-Cookie` value carrying a signed ID, or clearing the cookie when `id` is undefined. */
+export function idCookie(options: ResolvedCookieOptions, secure: boolean, signedValue: string | undefined): string {
+  return serialize(options.name, signedValue ?? '', {
+    path: options.path,
+    domain: options.domain,
+    httpOnly: options.httpOnly,
+    sameSite: options.sameSite,
+    secure,
+    partitioned: options.partitioned || undefined,
+    priority: options.priority,
+    ...(signedValue === undefined
+      ? { expires: new Date(0) }
+      : options.maxAge === undefined
+        ? {}
+        : { maxAge: options.maxAge, expires: new Date(Date.now() + options.maxAge * 1000) }),
+  })
+}
+
+/**
+ * Adds a `Set-Cookie` line without touching the ones already there: those set with
+ * `res.setHeader`/`res.cookie`, and those passed to `res.writeHead(status, headers)`.
+ */
+export function appendSetCookie(res: ServerResponse, line: string, writeHeadHeaders?: unknown): void {
+  if (writeHeadHeaders !== null && typeof writeHeadHeaders === 'object' && !Array.isArray(writeHeadHeaders)) {
+    const headers = writeHeadHeaders as OutgoingHttpHeaders
+    const name = Object.keys(headers).find((key) => key.toLowerCase() === 'set-cookie')
+    if (name !== undefined) {
+      headers[name] = ([] as string[]).concat(headers[name] as string | string[], line)
+      return
+    }
+  }
+  const previous = res.getHeader('Set-Cookie')
+  res.setHeader('Set-Cookie', previous === undefined ? line : ([] as string[]).concat(previous as string | string[], line))
+}

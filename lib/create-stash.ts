@@ -1,0 +1,68 @@
+import { EventEmitter } from 'node:events'
+import { memoryAdapter } from './adapters/memory.js'
+import { createCodec } from './codec.js'
+import { message, optionError } from './errors.js'
+import { resolveOptions, resolveRouteOptions, type StashOptions } from './options.js'
+import { StashRuntime } from './runtime.js'
+import type { StashData, StashHandler, StashMiddleware } from './types.js'
+
+const DEVELOPMENT_SECRET = 'express-stash development secret'
+let warnedDevelopmentSecret = false
+
+/**
+ * Creates a stash: a middleware that attaches `req.stash`, a server-side state bag whose
+ * `storedKeys` are restored on the client's next request. The browser holds only a signed ID.
+ *
+ * @example
+ * const stash = createStash({ secret: process.env.STASH_SECRET, storedKeys: ['theme'], ttl: 300 })
+ * app.use(stash)
+ * app.post('/cart', stash.route({ storedKeys: ['cart'], ttl: 3600 }), (req, res) => {
+ *   req.stash.cart = [...(req.stash.cart ?? []), req.body.item]
+ *   res.json(req.stash.cart)
+ * })
+ */
+export function createStash<Data extends object = StashData>(options: StashOptions = {}): StashMiddleware<Data> {
+  const resolved = resolveOptions(options)
+  const secrets = resolved.secrets ?? developmentSecrets()
+  if (process.env.NODE_ENV === 'production' && resolved.cookie.secure === false) {
+    process.emitWarning(message('cookie.secure is false in production: the stash cookie travels in clear text'), {
+      code: 'EXPRESS_STASH_INSECURE_COOKIE',
+    })
+  }
+  const adapter = resolved.adapter ?? memoryAdapter()
+  const stash = function stash(req, res, next) {
+    runtime.handle(req, res, next, resolved.storedKeys, resolved.ttl)
+  } as StashMiddleware<Data>
+  for (const name of Object.getOwnPropertyNames(EventEmitter.prototype)) {
+    if (name !== 'constructor') Object.defineProperty(stash, name, Object.getOwnPropertyDescriptor(EventEmitter.prototype, name)!)
+  }
+  const runtime = new StashRuntime(resolved, adapter, secrets, createCodec(secrets, resolved.version), stash)
+
+  Object.defineProperties(stash, {
+    route: {
+      value: function route(routeOptions?: unknown): StashHandler {
+        const route = resolveRouteOptions(routeOptions)
+        const keys = [...new Set([...resolved.storedKeys, ...route.storedKeys])]
+        const ttl = route.ttl ?? resolved.ttl
+        return function stashRoute(req, res, next) {
+          runtime.handle(req, res, next, keys, ttl)
+        }
+      },
+    },
+    close: { value: () => adapter.close() },
+  })
+  return stash
+}
+
+function developmentSecrets(): readonly string[] {
+  if (process.env.NODE_ENV === 'production') {
+    throw optionError('secret', 'set when NODE_ENV is production (a string or an array of strings)', undefined)
+  }
+  if (!warnedDevelopmentSecret) {
+    warnedDevelopmentSecret = true
+    process.emitWarning(message('no `secret` given: using a development secret. Set one before deploying.'), {
+      code: 'EXPRESS_STASH_DEVELOPMENT_SECRET',
+    })
+  }
+  return [DEVELOPMENT_SECRET]
+}

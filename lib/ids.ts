@@ -1,0 +1,23 @@
+import { createHash, randomBytes } from 'node:crypto'
+
+/** Bytes of randomness in a stash ID: 192 bits. */
+const ID_BYTES = 24
+
+/** A fresh stash ID: 192 random bits, base64url (32 characters). */
+export function newStashId(): string {
+  return randomBytes(ID_BYTES).toString('base64url')
+}
+
+/** SHA-256 of a string, base64url: 43 URL-safe characters. */
+export function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('base64url')
+}
+
+/**
+ * The record key of a stash ID: a hash of the ID, so a dump of the store yields no usable
+ * cookie. A stash bound to a session (`sessionKey`) is stored under `<owner hash>.<id hash>`,
+ * so the same cookie replayed from another session addresses another (empty) record.
+ */
+export function recordKeyOf(id: string, owner: string | undefined): string {
+  return owner === undefined ? sha256(id) : `${owner}.${sha256(id)}`
+}

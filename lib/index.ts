@@ -1,0 +1,6 @@
+export type { CompareAndSetResult, FieldSwap, RecordChange, StashAdapter } from './adapter.js'
+export { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from './adapters/memory.js'
+export { createStash } from './create-stash.js'
+export { StashError, StashUnavailableError, type StashErrorCode } from './errors.js'
+export { DEFAULTS, type CookieOptions, type RouteOptions, type StashOptions } from './options.js'
+export type { NextFunction, Stash, StashData, StashHandler, StashMethods, StashMiddleware } from './types.js'

@@ -1,0 +1,318 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { appendSetCookie, idCookie, isSecure, signId } from './cookie.js'
+import { StashError, tooLargeError } from './errors.js'
+import { newStashId, recordKeyOf } from './ids.js'
+import type { StashRuntime } from './runtime.js'
+import { StashObject } from './stash.js'
+
+// Marks a stored field that failed to decode: it differs from every JSON text, so the next
+// commit removes the field (or replaces it with what the handler assigned).
+const CORRUPT = '\u0000corrupt'
+/** Attempts of one `update()` before it gives up with `ERR_STASH_CONFLICT`. */
+const UPDATE_ATTEMPTS = 1000
+
+/** A change set in JSON form, before encoding. */
+interface Changes {
+  readonly set: Map<string, string>
+  readonly del: string[]
+}
+
+/**
+ * Everything express-stash knows about one request: which record it reads, what it loaded, and
+ * how to commit what changed. `req.stash` (a {@link StashObject}) is its public face.
+ */
+export class RequestState {
+  readonly data: StashObject
+  /** Stored keys of this request: the instance's plus those of every route it passed. */
+  readonly keys = new Set<string>()
+  /** JSON of each stored key as the store holds it (after load or our own writes). */
+  private readonly snapshot = new Map<string, string>()
+  /** The ID the client holds and the store knows; undefined for a fresh stash. */
+  private id: string | undefined
+  private record: string | undefined
+  /** A new ID was issued during this request: the cookie must carry it. */
+  private issued = false
+  /** The cookie verified with an old secret: re-sign it. */
+  private resign = false
+  /** `reset()` dropped the ID: clear the cookie unless a new ID replaces it. */
+  private cleared = false
+  /** The record is known to exist in the store (loaded, or written by this request). */
+  private persisted = false
+  private queue: Promise<unknown> = Promise.resolve()
+  private pending = 0
+  /** False when the store could not answer at load and `onUnavailable` is `'continue'`. */
+  available = true
+
+  constructor(
+    readonly runtime: StashRuntime,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly owner: string | undefined,
+    public ttl: number,
+  ) {
+    this.data = new StashObject(this)
+  }
+
+  /** Adopts an ID read from a verified cookie; `load` confirms the store knows it. */
+  adopt(id: string, resign: boolean): void {
+    this.id = id
+    this.resign = resign
+    this.record = recordKeyOf(id, this.owner)
+  }
+
+  /** Whether the request holds an ID the store confirmed (or that it issued itself). */
+  get hasRecord(): boolean {
+    return this.record !== undefined
+  }
+
+  /**
+   * Loads `keys` (and slides the expiry when `touch` is on) in one round trip. An ID whose
+   * record does not exist is dropped: the request continues with a fresh stash.
+   */
+  async load(keys: readonly string[], ttl: number): Promise<void> {
+    const { adapter, codec, options } = this.runtime
+    const record = this.record
+    if (record === undefined || keys.length === 0) return
+    const values = await this.runtime.call(() => adapter.load(record, keys, options.touch ? ttl : undefined))
+    if (values === undefined) return this.forget()
+    this.persisted = true
+    const data = this.data as unknown as Record<string, unknown>
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      const stored = values[i]
+      if (stored === undefined) continue
+      const decoded = codec.decode(record, key, stored)
+      if (decoded.kind === 'other-version') {
+        await this.runtime.call(() => adapter.delete(record))
+        return this.forgetAll()
+      }
+      if (decoded.kind === 'corrupt') {
+        this.snapshot.set(key, CORRUPT)
+        this.runtime.report(
+          new StashError('ERR_STASH_CORRUPT', `stored value of key "${key}" ignored and removed: ${decoded.reason}`),
+        )
+        continue
+      }
+      this.snapshot.set(key, decoded.json)
+      if (!Object.hasOwn(data, key)) data[key] = decoded.value
+    }
+  }
+
+  /** Adds a route's keys: loads those not loaded yet, and applies the route's ttl. */
+  async extend(keys: readonly string[], ttl: number): Promise<void> {
+    const fresh = keys.filter((key) => !this.keys.has(key))
+    for (const key of fresh) this.keys.add(key)
+    const longer = ttl > this.ttl
+    this.ttl = ttl
+    if (!this.available) return
+    if (fresh.length > 0) return this.load(fresh, ttl)
+    const record = this.record
+    if (longer && record !== undefined && this.runtime.options.touch) {
+      await this.runtime.call(() => this.runtime.adapter.touch(record, ttl))
+    }
+  }
+
+  /** The `res.end` hook: `undefined` when nothing is left to do, else the pending commit. */
+  beforeEnd(): Promise<void> | undefined {
+    if (this.pending > 0) return this.enqueue(() => this.commit(this.collect()))
+    let changes: Changes | undefined
+    try {
+      changes = this.collect()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return changes === undefined ? undefined : this.enqueue(() => this.commit(changes))
+  }
+
+  /** The `writeHead` hook: sends the cookie when a new ID was issued, on re-sign, or when rolling. */
+  beforeHeaders(writeHeadHeaders: unknown): void {
+    const { cookie, rolling } = this.runtime.options
+    const secure = isSecure(this.req, cookie.secure)
+    if (this.id !== undefined && (this.issued || ((this.resign || rolling) && this.persisted))) {
+      appendSetCookie(this.res, idCookie(cookie, secure, signId(this.id, this.runtime.secrets[0]!)), writeHeadHeaders)
+    } else if (this.id === undefined && this.cleared) {
+      appendSetCookie(this.res, idCookie(cookie, secure, undefined), writeHeadHeaders)
+    }
+  }
+
+  /** `req.stash.save()`: persist what changed now. */
+  save(): Promise<void> {
+    return this.enqueue(() => this.commit(this.collect()))
+  }
+
+  /** `req.stash.reset()`: delete the stored record now and empty the stash. */
+  reset(): Promise<void> {
+    return this.enqueue(async () => {
+      const record = this.record
+      if (record !== undefined) await this.runtime.call(() => this.runtime.adapter.delete(record), 'write')
+      for (const key of Object.keys(this.data)) delete (this.data as unknown as Record<string, unknown>)[key]
+      this.forgetAll()
+      this.cleared = true
+    })
+  }
+
+  /** `req.stash.rotate()`: move the stored record to a new ID, atomically where the store allows. */
+  rotate(): Promise<void> {
+    return this.enqueue(async () => {
+      const { adapter, codec } = this.runtime
+      const from = this.record
+      if (from === undefined || !this.persisted) return
+      this.assertCookieWritable('rotate the stash ID')
+      const all = (await this.runtime.call(() => adapter.readAll(from))) ?? {}
+      const id = newStashId()
+      const to = recordKeyOf(id, this.owner)
+      const fields: Record<string, string> = {}
+      for (const [field, stored] of Object.entries(all)) {
+        const decoded = codec.decode(from, field, stored)
+        if (decoded.kind === 'value') fields[field] = codec.encode(to, field, decoded.json)
+      }
+      await this.runtime.call(() => adapter.move(from, to, fields, this.ttl), 'write')
+      this.id = id
+      this.record = to
+      this.issued = true
+    })
+  }
+
+  /** `req.stash.update(key, fn)`: atomic read-modify-write of one stored key. */
+  update(key: string, fn: (current: unknown) => unknown): Promise<unknown> {
+    if (!this.keys.has(key)) {
+      return Promise.reject(new TypeError(`express-stash: update("${key}") needs a stored key of this route; "${key}" is not one`))
+    }
+    return this.enqueue(async () => {
+      const { adapter, codec, options } = this.runtime
+      if (!this.available) throw this.runtime.unavailableWrite()
+      if (!this.persisted) {
+        this.assertCookieWritable('store a new stash')
+        this.issue()
+      }
+      const record = this.record!
+      const known = this.snapshot.get(key)
+      let expected = known === undefined || known === CORRUPT ? undefined : codec.encode(record, key, known)
+      for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+        const decoded = expected === undefined ? undefined : codec.decode(record, key, expected)
+        const current = decoded?.kind === 'value' ? decoded.value : undefined
+        const next = await fn(current)
+        const json = serialize(key, next)
+        const stored = json === undefined ? undefined : codec.encode(record, key, json)
+        const result = await this.guard(() =>
+          adapter.compareAndSet(record, { field: key, expected, next: stored, ttl: this.ttl, maxBytes: options.maxBytes }),
+        )
+        if (result.ok) {
+          this.persisted = true
+          if (json === undefined) this.snapshot.delete(key)
+          else this.snapshot.set(key, json)
+          ;(this.data as unknown as Record<string, unknown>)[key] = json === undefined ? undefined : next
+          return next
+        }
+        expected = result.current
+      }
+      throw new StashError('ERR_STASH_CONFLICT', `update("${key}") lost ${UPDATE_ATTEMPTS} races in a row`)
+    })
+  }
+
+  /** Compares every stored key with its snapshot; `undefined` when nothing changed. */
+  private collect(): Changes | undefined {
+    let changes: Changes | undefined
+    const data = this.data as unknown as Record<string, unknown>
+    for (const key of this.keys) {
+      const json = serialize(key, data[key])
+      const before = this.snapshot.get(key)
+      if (json === before || (json === undefined && before === undefined)) continue
+      changes ??= { set: new Map(), del: [] }
+      if (json === undefined) changes.del.push(key)
+      else changes.set.set(key, json)
+    }
+    return changes
+  }
+
+  private async commit(changes: Changes | undefined): Promise<void> {
+    if (changes === undefined) return
+    if (!this.available) throw this.runtime.unavailableWrite()
+    // Writes go to a record the store confirmed, or to a new ID: an unconfirmed ID is never adopted.
+    if (!this.persisted) {
+      if (changes.set.size === 0) return
+      this.assertCookieWritable('store a new stash')
+      this.issue()
+    }
+    const record = this.record!
+    const { adapter, codec, options } = this.runtime
+    const set: Record<string, string> = {}
+    let bytes = 0
+    for (const [key, json] of changes.set) {
+      const stored = codec.encode(record, key, json)
+      set[key] = stored
+      bytes += Buffer.byteLength(key) + Buffer.byteLength(stored)
+    }
+    if (bytes > options.maxBytes) {
+      if (!this.persisted) this.forget()
+      throw tooLargeError(bytes, options.maxBytes)
+    }
+    await this.guard(() => adapter.write(record, { set, del: changes.del, ttl: this.ttl, maxBytes: options.maxBytes }))
+    for (const [key, json] of changes.set) this.snapshot.set(key, json)
+    for (const key of changes.del) this.snapshot.delete(key)
+  }
+
+  /**
+   * Runs a store call that creates or changes the record. When a freshly issued ID's first
+   * write fails, the ID is dropped, so no cookie points at a record that does not exist.
+   */
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      const result = await this.runtime.call(operation, 'write')
+      this.persisted = true
+      return result
+    } catch (err) {
+      if (!this.persisted) this.forget()
+      throw err
+    }
+  }
+
+  private issue(): void {
+    const id = newStashId()
+    this.id = id
+    this.record = recordKeyOf(id, this.owner)
+    this.issued = true
+    this.cleared = false
+  }
+
+  private assertCookieWritable(action: string): void {
+    if (this.res.headersSent) {
+      throw new StashError('ERR_STASH_HEADERS_SENT', `cannot ${action} after the response headers were sent: no cookie could carry the new ID; nothing was written`)
+    }
+  }
+
+  private forget(): void {
+    this.persisted = false
+    this.id = undefined
+    this.record = undefined
+    this.issued = false
+    this.resign = false
+  }
+
+  private forgetAll(): void {
+    this.forget()
+    this.snapshot.clear()
+  }
+
+  /** Runs store operations of this request one after another. */
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    this.pending++
+    const run = this.queue.then(task)
+    this.queue = run.then(
+      () => this.pending--,
+      () => this.pending--,
+    )
+    return run
+  }
+}
+
+/** JSON of a stored key's value; `undefined` for undefined (the key is removed). */
+function serialize(key: string, value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value)
+  } catch (err) {
+    throw new StashError('ERR_STASH_SERIALIZE', `value of stored key "${key}" cannot be serialized to JSON: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+}

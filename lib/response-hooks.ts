@@ -1,0 +1,59 @@
+import type { ServerResponse } from 'node:http'
+
+/** What the stash needs to know about a response's life. */
+export interface ResponseHooks {
+  /** Called once, just before the headers go out (explicit `writeHead`, first `write`, or `end`). */
+  beforeHeaders(writeHeadHeaders: unknown): void
+  /**
+   * Called when the application ends the response. Returns `undefined` when there is nothing
+   * to persist (the response ends at once), else a promise the end waits for.
+   */
+  beforeEnd(): Promise<void> | undefined
+  /**
+   * The persisted write failed. `finish` ends the response as the application asked; the hook
+   * decides whether to call it (headers already sent) or to hand the error on.
+   */
+  endFailed(err: unknown, finish: () => void): void
+}
+
+type Variadic = (this: ServerResponse, ...args: unknown[]) => unknown
+
+/**
+ * Wraps `res.writeHead` and `res.end` of one response so that state is committed to the store
+ * before the response finishes, and the cookie is added while headers can still change.
+ * A second `end()` while the first is still committing is ignored, as Node ignores it after
+ * the response has finished.
+ */
+export function hookResponse(res: ServerResponse, hooks: ResponseHooks): void {
+  const writeHead = res.writeHead as unknown as Variadic
+  const end = res.end as unknown as Variadic
+  let headersHandled = false
+  let ending = false
+
+  res.writeHead = function stashWriteHead(this: ServerResponse, ...args: unknown[]) {
+    if (!headersHandled && !this.headersSent) {
+      headersHandled = true
+      hooks.beforeHeaders(args[args.length - 1])
+    }
+    return writeHead.apply(this, args)
+  } as ServerResponse['writeHead']
+
+  res.end = function stashEnd(this: ServerResponse, ...args: unknown[]) {
+    if (ending) return this
+    const pending = hooks.beforeEnd()
+    if (pending === undefined) {
+      res.end = end as unknown as ServerResponse['end']
+      return end.apply(this, args)
+    }
+    ending = true
+    const finish = (): void => {
+      res.end = end as unknown as ServerResponse['end']
+      end.apply(res, args)
+    }
+    pending.then(finish, (err: unknown) => {
+      res.end = end as unknown as ServerResponse['end']
+      hooks.endFailed(err, finish)
+    })
+    return this
+  } as ServerResponse['end']
+}

@@ -1,0 +1,145 @@
+import type { EventEmitter } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { StashAdapter } from './adapter.js'
+import type { Codec } from './codec.js'
+import { readId } from './cookie.js'
+import { StashError, StashUnavailableError } from './errors.js'
+import { sha256 } from './ids.js'
+import type { ResolvedOptions } from './options.js'
+import { RequestState } from './request-state.js'
+import { hookResponse } from './response-hooks.js'
+import { requestStateOf } from './stash.js'
+import type { NextFunction } from './types.js'
+
+/**
+ * What one `createStash()` instance shares across its requests: options, adapter, codec and
+ * events. It turns a request into a {@link RequestState} and store failures into errors.
+ */
+export class StashRuntime {
+  private storeAvailable = true
+
+  constructor(
+    readonly options: ResolvedOptions,
+    readonly adapter: StashAdapter,
+    readonly secrets: readonly string[],
+    readonly codec: Codec,
+    private readonly events: EventEmitter,
+  ) {}
+
+  /** Attaches (or extends) `req.stash` with `keys`, then calls `next`. */
+  handle(req: IncomingMessage, res: ServerResponse, next: NextFunction, keys: readonly string[], ttl: number): void {
+    const existing = (req as { stash?: unknown }).stash
+    if (existing !== undefined) {
+      const state = requestStateOf(existing)
+      if (state?.runtime !== this) {
+        return next(new TypeError('express-stash: req.stash is already set by another stash instance or by the application'))
+      }
+      state.extend(keys, ttl).then(() => next(), (err: unknown) => this.loadFailed(state, err, next))
+      return
+    }
+    let owner: string | undefined
+    if (this.options.sessionKey !== undefined) {
+      try {
+        owner = this.ownerOf(req)
+      } catch (err) {
+        return next(err)
+      }
+    }
+    const state = new RequestState(this, req, res, owner, ttl)
+    for (const key of keys) state.keys.add(key)
+    ;(req as { stash?: unknown }).stash = state.data
+    hookResponse(res, {
+      beforeHeaders: (headers) => state.beforeHeaders(headers),
+      beforeEnd: () => state.beforeEnd(),
+      endFailed: (err, finish) => this.endFailed(state, res, err, finish, next),
+    })
+    const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets)
+    if (cookie === undefined) return next()
+    state.adopt(cookie.id, cookie.resign)
+    state.load(keys, ttl).then(() => next(), (err: unknown) => this.loadFailed(state, err, next))
+  }
+
+  /**
+   * Runs one adapter call and classifies its failure: a failed read means the store is
+   * unavailable; a failed write is `ERR_STASH_WRITE`. Emits `'unavailable'`/`'available'`.
+   */
+  async call<T>(operation: () => Promise<T>, kind: 'read' | 'write' = 'read'): Promise<T> {
+    let result: T
+    try {
+      result = await operation()
+    } catch (err) {
+      throw this.classify(err, kind)
+    }
+    if (!this.storeAvailable) {
+      this.storeAvailable = true
+      this.events.emit('available')
+    }
+    return result
+  }
+
+  /** Emits `'error'`, or logs when nobody listens (an unhandled `'error'` event would crash the process). */
+  report(err: unknown): void {
+    if (this.events.listenerCount('error') > 0) this.events.emit('error', err)
+    else console.error(err)
+  }
+
+  /** The error of a write attempted by a request that could not load its stash. */
+  unavailableWrite(): StashUnavailableError {
+    return new StashUnavailableError('the store was unavailable when this request loaded its stash; its write was dropped')
+  }
+
+  private classify(err: unknown, kind: 'read' | 'write'): StashError {
+    if (err instanceof StashUnavailableError || (!(err instanceof StashError) && kind === 'read')) {
+      if (this.storeAvailable) {
+        this.storeAvailable = false
+        this.events.emit('unavailable', err)
+      }
+      return err instanceof StashUnavailableError
+        ? err
+        : new StashUnavailableError(`the ${this.adapter.kind} store failed to answer: ${(err as Error)?.message}`, { cause: err })
+    }
+    if (err instanceof StashError) return err
+    return new StashError('ERR_STASH_WRITE', `the ${this.adapter.kind} store failed a write: ${(err as Error)?.message}`, {
+      cause: err,
+      status: 503,
+    })
+  }
+
+  private loadFailed(state: RequestState, err: unknown, next: NextFunction): void {
+    if (err instanceof StashUnavailableError && this.options.onUnavailable === 'continue') {
+      state.available = false
+      return next()
+    }
+    next(err)
+  }
+
+  private endFailed(state: RequestState, res: ServerResponse, err: unknown, finish: () => void, next: NextFunction): void {
+    // A dropped write of an unavailable stash, or a failure after the headers went out, cannot
+    // change the response any more: report it and finish as the application asked.
+    if (res.headersSent || !state.available) {
+      this.report(err)
+      return finish()
+    }
+    next(err)
+  }
+
+  private ownerOf(req: IncomingMessage): string {
+    const key = this.options.sessionKey!
+    const found =
+      typeof key === 'function'
+        ? sessionValue(key(req))
+        : (sessionValue((req as { session?: Record<string, unknown> }).session?.[key]) ??
+          sessionValue((req as { signedCookies?: Record<string, unknown> }).signedCookies?.[key]))
+    if (found === undefined) {
+      const where = typeof key === 'function' ? 'the sessionKey function returned none' : `looked in req.session and req.signedCookies`
+      throw new StashError('ERR_STASH_SESSION_KEY', `sessionKey ${typeof key === 'function' ? '' : `"${key}" `}has no value on this request (${where})`)
+    }
+    return sha256(found)
+  }
+}
+
+function sessionValue(value: unknown): string | undefined {
+  if (typeof value === 'string') return value === '' ? undefined : value
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  return undefined
+}

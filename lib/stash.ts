@@ -1,0 +1,56 @@
+import type { RequestState } from './request-state.js'
+import { STASH_METHODS } from './reserved.js'
+
+let stateOf: (stash: StashObject) => RequestState
+
+/**
+ * The object behind `req.stash`. Data lives in plain own properties, so `Object.keys`,
+ * spreading and `JSON.stringify` see data only; the methods live on the prototype, are
+ * non-enumerable and read-only, and their names cannot be stored keys.
+ */
+export class StashObject {
+  readonly #state: RequestState
+
+  static {
+    stateOf = (stash) => stash.#state
+  }
+
+  constructor(state: RequestState) {
+    this.#state = state
+  }
+
+  /** False when the store could not answer and `onUnavailable` is `'continue'`: writes are dropped. */
+  get available(): boolean {
+    return this.#state.available
+  }
+
+  /** Persists what changed now (e.g. before streaming a long response). */
+  save(): Promise<void> {
+    return this.#state.save()
+  }
+
+  /** Deletes all stored state of this stash now and empties `req.stash`. */
+  reset(): Promise<void> {
+    return this.#state.reset()
+  }
+
+  /** Moves the stash to a new ID and deletes the old record: call it on login. */
+  rotate(): Promise<void> {
+    return this.#state.rotate()
+  }
+
+  /** Atomically replaces one stored key with `fn(current)`, retrying on concurrent changes. */
+  update(key: string, fn: (current: unknown) => unknown): Promise<unknown> {
+    return this.#state.update(key, fn)
+  }
+}
+
+for (const name of STASH_METHODS) {
+  const descriptor = Object.getOwnPropertyDescriptor(StashObject.prototype, name)!
+  Object.defineProperty(StashObject.prototype, name, { ...descriptor, enumerable: false, ...('value' in descriptor ? { writable: false } : {}) })
+}
+
+/** The request state behind a `req.stash` value, or undefined when it is not one. @internal */
+export function requestStateOf(value: unknown): RequestState | undefined {
+  return value instanceof StashObject ? stateOf(value) : undefined
+}

@@ -127,6 +127,11 @@ export class RequestState {
   /** The `writeHead` hook: sends the cookie when a new ID was issued, on re-sign, or when rolling. */
   beforeHeaders(writeHeadHeaders: unknown): void {
     const { cookie, rolling } = this.runtime.options
+    // Headers going out before the end (explicit writeHead, streaming) while a fresh stash holds
+    // data: issue its ID now, so the cookie can still carry it; the data is written at the end.
+    if (!this.persisted && !this.issued && this.available && this.pending === 0 && this.keys.size > 0) {
+      if (this.safeCollect()?.set.size) this.issue()
+    }
     const secure = isSecure(this.req, cookie.secure)
     if (this.id !== undefined && (this.issued || ((this.resign || rolling) && this.persisted))) {
       appendSetCookie(this.res, idCookie(cookie, secure, signId(this.id, this.runtime.secrets[0]!)), writeHeadHeaders)
@@ -181,10 +186,7 @@ export class RequestState {
     return this.enqueue(async () => {
       const { adapter, codec, options } = this.runtime
       if (!this.available) throw this.runtime.unavailableWrite()
-      if (!this.persisted) {
-        this.assertCookieWritable('store a new stash')
-        this.issue()
-      }
+      if (!this.persisted) this.issueIfNeeded()
       const record = this.record!
       const known = this.snapshot.get(key)
       let expected = known === undefined || known === CORRUPT ? undefined : codec.encode(record, key, known)
@@ -231,8 +233,7 @@ export class RequestState {
     // Writes go to a record the store confirmed, or to a new ID: an unconfirmed ID is never adopted.
     if (!this.persisted) {
       if (changes.set.size === 0) return
-      this.assertCookieWritable('store a new stash')
-      this.issue()
+      this.issueIfNeeded()
     }
     const record = this.record!
     const { adapter, codec, options } = this.runtime
@@ -273,6 +274,21 @@ export class RequestState {
     this.record = recordKeyOf(id, this.owner)
     this.issued = true
     this.cleared = false
+  }
+
+  /** A write to an unconfirmed record goes to a new ID, unless this request issued one already. */
+  private issueIfNeeded(): void {
+    if (this.issued) return
+    this.assertCookieWritable('store a new stash')
+    this.issue()
+  }
+
+  private safeCollect(): Changes | undefined {
+    try {
+      return this.collect()
+    } catch {
+      return undefined // reported by the commit at the end
+    }
   }
 
   private assertCookieWritable(action: string): void {

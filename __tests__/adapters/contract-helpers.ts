@@ -52,11 +52,6 @@ export function useAdapter(factory: AdapterFactory): () => StashAdapter {
   }
 }
 
-/** Milliseconds to wait past a record's expiry before asserting it is gone. */
-export function expiryWait(options: ContractOptions | undefined, ms: number): number {
-  return ms + 100 + (options?.ttlSlack ?? 0)
-}
-
 /** The reason `promise` rejected; fails the test when it resolves. */
 export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   try {

@@ -1,0 +1,140 @@
+/**
+ * The `expiry` group of the adapter contract, with real one- and two-second ttls (no fake
+ * timers, so it also holds for stores that expire records on their own clock).
+ * @module
+ */
+import { randomKey, sleep, useAdapter, type AdapterFactory, type ContractOptions } from './contract-helpers.js'
+
+/** Sleeps until `Date.now()` reaches `deadline`. */
+async function sleepUntil(deadline: number): Promise<void> {
+  const ms = deadline - Date.now()
+  if (ms > 0) await sleep(ms)
+}
+
+/**
+ * Registers the `expiry` group: records expire after their ttl; `touch`, `load(…, ttl)`,
+ * `write` and `compareAndSet` slide the expiry; a shorter ttl never shortens it; `move` sets it.
+ *
+ * Deadlines are measured from just after the call that set the expiry resolved (the latest the
+ * store can have set it), so waits are safe however slow the round trip.
+ *
+ * @param name - The adapter's label in test names.
+ * @param factory - Creates the adapter under test (once for the group; the group closes it).
+ * @param options - `ttlSlack` lengthens every wait for a record to be gone.
+ */
+export function expiryContract(name: string, factory: AdapterFactory, options?: ContractOptions): void {
+  /** Past an expiry set at `since` for `ttl` seconds, plus margin and the adapter's slack. */
+  const slack = options?.ttlSlack ?? 0
+  const expired = (since: number, ttl: number) => since + ttl * 1000 + 100 + slack
+  /** A ttl that outlives a ttl of 1 by enough to check between the two deadlines. */
+  const slide = 2 + Math.ceil(slack / 1000)
+
+  describe(`${name} adapter contract: expiry`, () => {
+    const adapter = useAdapter(factory)
+
+    test('a record written with ttl 1 is gone after a second, and reads do not revive it', async () => {
+      const key = randomKey()
+      await adapter().write(key, { set: { a: '1' }, del: [], ttl: 1 })
+      const written = Date.now()
+      await expect(adapter().load(key, ['a'])).resolves.toEqual(['1'])
+      await sleep(500)
+      await expect(adapter().load(key, ['a'])).resolves.toEqual(['1'])
+      await sleepUntil(expired(written, 1))
+      await expect(adapter().load(key, ['a'])).resolves.toBeUndefined()
+      await expect(adapter().load(key, ['a'], 60)).resolves.toBeUndefined()
+      await expect(adapter().touch(key, 60)).resolves.toBe(false)
+      await expect(adapter().readAll(key)).resolves.toBeUndefined()
+      await expect(adapter().compareAndSet(key, { field: 'a', expected: '1', next: '2', ttl: 60 })).resolves.toEqual({
+        ok: false,
+        current: undefined,
+      })
+      // A write after expiry starts a new record: the expired field does not come back.
+      await adapter().write(key, { set: { b: '2' }, del: [], ttl: 60 })
+      await expect(adapter().readAll(key)).resolves.toEqual({ b: '2' })
+    })
+
+    test('touch slides the expiry', async () => {
+      const key = randomKey()
+      await adapter().write(key, { set: { a: '1' }, del: [], ttl: 1 })
+      const written = Date.now()
+      await sleep(600)
+      await expect(adapter().touch(key, slide)).resolves.toBe(true)
+      const touched = Date.now()
+      await sleepUntil(expired(written, 1)) // past the original deadline
+      await expect(adapter().load(key, ['a'])).resolves.toEqual(['1'])
+      await sleepUntil(expired(touched, slide)) // past the new one
+      await expect(adapter().load(key, ['a'])).resolves.toBeUndefined()
+    })
+
+    test('load with a ttl slides the expiry', async () => {
+      const key = randomKey()
+      await adapter().write(key, { set: { a: '1' }, del: [], ttl: 1 })
+      const written = Date.now()
+      await sleep(600)
+      await expect(adapter().load(key, ['a'], slide)).resolves.toEqual(['1'])
+      const loaded = Date.now()
+      await sleepUntil(expired(written, 1))
+      await expect(adapter().readAll(key)).resolves.toEqual({ a: '1' })
+      await sleepUntil(expired(loaded, slide))
+      await expect(adapter().readAll(key)).resolves.toBeUndefined()
+    })
+
+    test('load without a ttl, and readAll, do not slide the expiry', async () => {
+      const key = randomKey()
+      await adapter().write(key, { set: { a: '1' }, del: [], ttl: 1 })
+      const written = Date.now()
+      await sleep(600)
+      await expect(adapter().load(key, ['a'])).resolves.toEqual(['1'])
+      await expect(adapter().readAll(key)).resolves.toEqual({ a: '1' })
+      await sleepUntil(expired(written, 1))
+      await expect(adapter().load(key, ['a'])).resolves.toBeUndefined()
+    })
+
+    test('write and compareAndSet slide the expiry', async () => {
+      const written = randomKey()
+      const swapped = randomKey()
+      await adapter().write(written, { set: { a: '1' }, del: [], ttl: 1 })
+      await adapter().write(swapped, { set: { a: '1' }, del: [], ttl: 1 })
+      const created = Date.now()
+      await sleep(600)
+      await adapter().write(written, { set: { b: '2' }, del: [], ttl: slide })
+      await expect(adapter().compareAndSet(swapped, { field: 'a', expected: '1', next: '2', ttl: slide })).resolves.toEqual({
+        ok: true,
+      })
+      await sleepUntil(expired(created, 1))
+      await expect(adapter().readAll(written)).resolves.toEqual({ a: '1', b: '2' })
+      await expect(adapter().readAll(swapped)).resolves.toEqual({ a: '2' })
+    })
+
+    test('a shorter ttl never shortens a longer expiry', async () => {
+      const key = randomKey()
+      const long = slide + 1
+      const before = Date.now()
+      await adapter().write(key, { set: { a: '1' }, del: [], ttl: long })
+      await adapter().write(key, { set: { b: '2' }, del: [], ttl: 1 })
+      await expect(adapter().touch(key, 1)).resolves.toBe(true)
+      await expect(adapter().load(key, ['a'], 1)).resolves.toEqual(['1'])
+      await expect(adapter().compareAndSet(key, { field: 'c', expected: undefined, next: '3', ttl: 1 })).resolves.toEqual({
+        ok: true,
+      })
+      await adapter().write(key, { set: {}, del: ['b'], ttl: 1 })
+      const shortened = Date.now()
+      await sleepUntil(expired(shortened, 1))
+      expect(Date.now()).toBeLessThan(before + long * 1000) // still inside the long ttl
+      await expect(adapter().readAll(key)).resolves.toEqual({ a: '1', c: '3' })
+    })
+
+    test('move gives the new record the ttl', async () => {
+      const from = randomKey()
+      const to = randomKey()
+      await adapter().write(from, { set: { a: '1' }, del: [], ttl: 60 })
+      await adapter().move(from, to, { a: '1' }, 1)
+      const moved = Date.now()
+      await expect(adapter().load(to, ['a'])).resolves.toEqual(['1'])
+      await expect(adapter().load(from, ['a'])).resolves.toBeUndefined()
+      await sleepUntil(expired(moved, 1))
+      await expect(adapter().load(to, ['a'])).resolves.toBeUndefined()
+      await expect(adapter().readAll(to)).resolves.toBeUndefined()
+    })
+  })
+}

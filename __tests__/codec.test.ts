@@ -1,0 +1,57 @@
+import { createCodec, parseJson } from '../lib/codec.js'
+
+describe('the value codec', () => {
+  const codec = createCodec(['secret'], undefined)
+
+  it('round-trips JSON bound to its record and field', () => {
+    const stored = codec.encode('rec', 'cart', '["é",1]')
+    expect(stored).toMatch(/^[A-Za-z0-9_-]{22}\.\["é",1\]$/)
+    expect(codec.decode('rec', 'cart', stored)).toEqual({ kind: 'value', json: '["é",1]', value: ['é', 1] })
+  })
+
+  it.each([
+    ['another record', (s: string) => codec.decode('other', 'cart', s)],
+    ['another field', (s: string) => codec.decode('rec', 'theme', s)],
+    ['altered JSON', (s: string) => codec.decode('rec', 'cart', s.replace('1', '2'))],
+    ['altered MAC', (s: string) => codec.decode('rec', 'cart', 'A' + s.slice(1))],
+    ['another secret', (s: string) => createCodec(['other'], undefined).decode('rec', 'cart', s)],
+    ['garbage', () => codec.decode('rec', 'cart', 'not ours')],
+    ['empty', () => codec.decode('rec', 'cart', '')],
+  ])('rejects a value moved to %s', (_name, decode) => {
+    expect(decode(codec.encode('rec', 'cart', '["é",1]'))).toMatchObject({ kind: 'corrupt' })
+  })
+
+  it('keeps old values readable while their secret is listed', () => {
+    const old = createCodec(['old'], undefined).encode('rec', 'k', '1')
+    expect(createCodec(['new', 'old'], undefined).decode('rec', 'k', old)).toMatchObject({ kind: 'value', value: 1 })
+  })
+
+  it('tells a value of another version from a forged one', () => {
+    const v1 = createCodec(['secret'], '1').encode('rec', 'k', '1')
+    expect(createCodec(['secret'], '2').decode('rec', 'k', v1)).toEqual({ kind: 'other-version' })
+    expect(codec.decode('rec', 'k', v1)).toEqual({ kind: 'other-version' })
+    expect(createCodec(['secret'], '2').decode('rec', 'k', v1.replace(/\.1$/, '.2'))).toMatchObject({ kind: 'corrupt' })
+  })
+
+  it('reports authentic but unparsable JSON as corrupt', () => {
+    expect(codec.decode('rec', 'k', codec.encode('rec', 'k', '{oops'))).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/invalid JSON/) })
+  })
+})
+
+describe('parseJson', () => {
+  it.each([
+    '{"__proto__":{"polluted":true}}',
+    '{"a":{"constructor":{"prototype":{"polluted":true}}}}',
+    '[{"\\u005f_proto__":{"polluted":true}}]',
+  ])('drops prototype-polluting keys from %s', (json) => {
+    const parsed = parseJson(json)
+    const merged = Object.assign({}, ...(Array.isArray(parsed) ? parsed : [parsed]))
+    expect(JSON.stringify(parsed)).not.toMatch(/proto|constructor|prototype/)
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    expect(merged.polluted).toBeUndefined()
+  })
+
+  it('keeps ordinary data, including the words as values', () => {
+    expect(parseJson('{"a":["constructor",{"b":"__proto__"}]}')).toEqual({ a: ['constructor', { b: '__proto__' }] })
+  })
+})

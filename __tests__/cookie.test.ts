@@ -1,0 +1,143 @@
+import './support/stash-data.js'
+import { createHmac } from 'node:crypto'
+import cookieParser from 'cookie-parser'
+import express from 'express'
+import request from 'supertest'
+import { readId, signId } from '../lib/cookie.js'
+import { createStash, memoryAdapter, type StashOptions } from '../lib/index.js'
+import { cookiePair, idOf, noStashCookie, setCookie, setCookies } from './support/http.js'
+
+const ID = 'A'.repeat(32)
+
+describe('signId / readId', () => {
+  it('uses the cookie-signature format', () => {
+    const mac = createHmac('sha256', 'k').update(ID).digest('base64').replace(/=+$/, '')
+    expect(signId(ID, 'k')).toBe(`s:${ID}.${mac}`)
+  })
+
+  it('reads a signed ID, URL-encoded or not, quoted or not, among other cookies', () => {
+    const signed = signId(ID, 'k')
+    for (const header of [`stash=${signed}`, `a=1; stash=${encodeURIComponent(signed)}; b=2`, `stash="${signed}"`, ` stash = ${signed} `]) {
+      expect(readId(header, 'stash', ['k'])).toEqual({ id: ID, resign: false })
+    }
+  })
+
+  it('verifies against every secret and asks to re-sign with the first', () => {
+    expect(readId(`stash=${signId(ID, 'old')}`, 'stash', ['new', 'old'])).toEqual({ id: ID, resign: true })
+    expect(readId(`stash=${signId(ID, 'gone')}`, 'stash', ['new', 'old'])).toBeUndefined()
+  })
+
+  it('takes the first valid one among duplicate names', () => {
+    const header = `stash=s:${ID}.forged; stash=${signId('B'.repeat(32), 'k')}`
+    expect(readId(header, 'stash', ['k'])).toEqual({ id: 'B'.repeat(32), resign: false })
+  })
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['other name', `stashed=${signId(ID, 'k')}`],
+    ['unsigned', `stash=${ID}`],
+    ['no s: prefix', `stash=${signId(ID, 'k').slice(2)}`],
+    ['tampered ID', `stash=${signId(ID, 'k').replace('AAAA', 'AAAB')}`],
+    ['tampered MAC', `stash=${signId(ID, 'k').slice(0, -2)}xx`],
+    ['short ID', `stash=${signId('abc', 'k')}`],
+    ['bad characters in ID', `stash=${signId('A'.repeat(31) + '!', 'k')}`],
+    ['broken percent-encoding', 'stash=%E0%A4%A'],
+    ['oversized', `stash=${signId('A'.repeat(300), 'k')}`],
+    ['no value', 'stash'],
+  ])('ignores a %s cookie', (_name, header) => {
+    expect(readId(header, 'stash', ['k'])).toBeUndefined()
+  })
+})
+
+describe('the stash cookie over HTTP (express 5)', () => {
+  const opened: { close(): Promise<void> }[] = []
+  afterAll(() => Promise.all(opened.map((s) => s.close())))
+
+  function app(options: StashOptions = {}, configure?: (app: express.Express) => void) {
+    const stash = createStash({ secret: 'secret', storedKeys: ['count'], adapter: memoryAdapter(), ...options })
+    opened.push(stash)
+    const app = express()
+    configure?.(app)
+    app.use(stash)
+    app.get('/count', (req, res) => {
+      req.stash.count = (req.stash.count ?? 0) + 1
+      res.json({ count: req.stash.count })
+    })
+    app.get('/', (req, res) => res.json(req.stash))
+    return app
+  }
+
+  it.each([
+    ['garbage', 'stash=%%%; other=1'],
+    ['unsigned ID', `stash=${ID}`],
+    ['forged signature', `stash=${encodeURIComponent(signId(ID, 'not the secret'))}`],
+    ['huge value', `stash=${'x'.repeat(8000)}`],
+    ['duplicates', `stash=a; stash=b; stash=${encodeURIComponent(signId(ID, 'secret'))}`],
+  ])('treats a %s cookie as a fresh stash, never an error', async (_name, cookie) => {
+    const server = app()
+    await request(server).get('/').set('Cookie', cookie).expect(200, {}).expect(noStashCookie)
+    const res = await request(server).get('/count').set('Cookie', cookie).expect(200, { count: 1 })
+    expect(idOf(cookiePair(res))).not.toBe(ID)
+  })
+
+  it('is readable by cookie-parser with the same secret', async () => {
+    const server = app({}, (a) => {
+      a.use(cookieParser('secret'))
+      a.get('/parsed', (req, res) => res.json({ id: req.signedCookies.stash }))
+    })
+    const first = await request(server).get('/count').expect(200)
+    await request(server).get('/parsed').set('Cookie', cookiePair(first)).expect(200, { id: idOf(cookiePair(first)) })
+  })
+
+  it('re-signs a cookie verified by an old secret, keeping the ID and the data', async () => {
+    const adapter = memoryAdapter()
+    const before = app({ secret: 'old', adapter })
+    const after = app({ secret: ['new', 'old'], adapter })
+    const first = await request(before).get('/count').expect(200)
+    const rotated = await request(after).get('/count').set('Cookie', cookiePair(first)).expect(200, { count: 2 })
+    expect(idOf(cookiePair(rotated))).toBe(idOf(cookiePair(first)))
+    expect(cookiePair(rotated)).toBe(`stash=${encodeURIComponent(signId(idOf(cookiePair(first)), 'new'))}`)
+    await request(after).get('/count').set('Cookie', cookiePair(rotated)).expect(noStashCookie).expect(200, { count: 3 })
+  })
+
+  it("keeps the application's own cookies", async () => {
+    const server = app({}, (a) => {
+      a.get('/both', (req, res, next) => {
+        res.cookie('app', 'one')
+        res.setHeader('Set-Cookie', [String(res.getHeader('Set-Cookie')), 'raw=two; Path=/'])
+        next()
+      })
+    })
+    server.get('/both', (req, res) => {
+      req.stash.count = 1
+      res.cookie('late', 'three').json({})
+    })
+    const res = await request(server).get('/both').expect(200)
+    expect(setCookies(res).map((c) => c.split('=')[0])).toEqual(['app', 'raw', 'late', 'stash'])
+  })
+
+  it("marks the cookie Secure with secure 'auto' only for secure requests, honouring trust proxy", async () => {
+    const trusting = app({}, (a) => a.set('trust proxy', 'loopback'))
+    const viaProxy = await request(trusting).get('/count').set('X-Forwarded-Proto', 'https').expect(200)
+    expect(setCookie(viaProxy)).toMatch(/; Secure/)
+    const plain = await request(trusting).get('/count').expect(200)
+    expect(setCookie(plain)).not.toMatch(/Secure/)
+    const untrusting = app()
+    const spoofed = await request(untrusting).get('/count').set('X-Forwarded-Proto', 'https').expect(200)
+    expect(setCookie(spoofed)).not.toMatch(/Secure/)
+  })
+
+  it('honours every cookie option', async () => {
+    const server = app({
+      cookie: { name: '__Host-st', sameSite: 'strict', secure: true, httpOnly: false, maxAge: 60, partitioned: true, priority: 'high' },
+    })
+    const res = await request(server).get('/count').expect(200)
+    const line = setCookie(res, '__Host-st')!
+    const attributes = line.split('; ').slice(1)
+    expect(attributes.filter((a) => !a.startsWith('Expires=')).sort()).toEqual(
+      ['Max-Age=60', 'Partitioned', 'Path=/', 'Priority=High', 'SameSite=Strict', 'Secure'],
+    )
+    expect(attributes).toContainEqual(expect.stringMatching(/^Expires=\w{3}, /))
+  })
+})

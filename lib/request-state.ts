@@ -38,6 +38,8 @@ export class RequestState {
   private cleared = false
   /** The record is known to exist in the store (loaded, or written by this request). */
   private persisted = false
+  /** The application ended the response: the end-of-request commit has started. */
+  private ending = false
   private queue: Promise<unknown> = Promise.resolve()
   private pending = 0
   /** False when the store could not answer at load and `onUnavailable` is `'continue'`. */
@@ -58,11 +60,6 @@ export class RequestState {
     this.id = id
     this.resign = resign
     this.record = recordKeyOf(id, this.owner)
-  }
-
-  /** Whether the request holds an ID the store confirmed (or that it issued itself). */
-  get hasRecord(): boolean {
-    return this.record !== undefined
   }
 
   /**
@@ -88,9 +85,7 @@ export class RequestState {
       }
       if (decoded.kind === 'corrupt') {
         this.snapshot.set(key, CORRUPT)
-        this.runtime.report(
-          new StashError('ERR_STASH_CORRUPT', `stored value of key "${key}" ignored and removed: ${decoded.reason}`),
-        )
+        this.runtime.report(corruptError(key, decoded.reason))
         continue
       }
       this.snapshot.set(key, decoded.json)
@@ -114,6 +109,7 @@ export class RequestState {
 
   /** The `res.end` hook: `undefined` when nothing is left to do, else the pending commit. */
   beforeEnd(): Promise<void> | undefined {
+    this.ending = true
     if (this.pending > 0) return this.enqueue(() => this.commit(this.collect()))
     let changes: Changes | undefined
     try {
@@ -129,7 +125,7 @@ export class RequestState {
     const { cookie, rolling } = this.runtime.options
     // Headers going out before the end (explicit writeHead, streaming) while a fresh stash holds
     // data: issue its ID now, so the cookie can still carry it; the data is written at the end.
-    if (!this.persisted && !this.issued && this.available && this.pending === 0 && this.keys.size > 0) {
+    if (!this.persisted && !this.issued && !this.ending && this.available && this.pending === 0 && this.keys.size > 0) {
       if (this.safeCollect()?.set.size) this.issue()
     }
     const secure = isSecure(this.req, cookie.secure)
@@ -151,8 +147,8 @@ export class RequestState {
       const record = this.record
       if (record !== undefined) await this.runtime.call(() => this.runtime.adapter.delete(record), 'write')
       for (const key of Object.keys(this.data)) delete (this.data as unknown as Record<string, unknown>)[key]
+      this.cleared = this.id !== undefined
       this.forgetAll()
-      this.cleared = true
     })
   }
 
@@ -170,6 +166,7 @@ export class RequestState {
       for (const [field, stored] of Object.entries(all)) {
         const decoded = codec.decode(from, field, stored)
         if (decoded.kind === 'value') fields[field] = codec.encode(to, field, decoded.json)
+        else this.runtime.report(corruptError(field, decoded.kind === 'corrupt' ? decoded.reason : 'written under another version'))
       }
       await this.runtime.call(() => adapter.move(from, to, fields, this.ttl), 'write')
       this.id = id
@@ -201,9 +198,14 @@ export class RequestState {
         )
         if (result.ok) {
           this.persisted = true
-          if (json === undefined) this.snapshot.delete(key)
-          else this.snapshot.set(key, json)
-          ;(this.data as unknown as Record<string, unknown>)[key] = json === undefined ? undefined : next
+          const data = this.data as unknown as Record<string, unknown>
+          if (json === undefined) {
+            this.snapshot.delete(key)
+            delete data[key]
+          } else {
+            this.snapshot.set(key, json)
+            data[key] = next
+          }
           return next
         }
         expected = result.current
@@ -331,4 +333,8 @@ function serialize(key: string, value: unknown): string | undefined {
       cause: err,
     })
   }
+}
+
+function corruptError(key: string, reason: string): StashError {
+  return new StashError('ERR_STASH_CORRUPT', `stored value of key "${key}" ignored and removed: ${reason}`)
 }

@@ -1,6 +1,7 @@
 import '../support/stash-data.js'
 import request from 'supertest'
 import type { StashAdapter } from '../../lib/index.js'
+import { recordKeyOf } from '../../lib/ids.js'
 import { failingAdapter } from '../support/adapters.js'
 import { sendJson, type Framework } from '../support/frameworks.js'
 import { cookiePair, idOf, noStashCookie, setCookie, sleep, stashError } from '../support/http.js'
@@ -196,6 +197,24 @@ export function runLifecycleSuite(framework: Framework, makeAdapter: () => Stash
       expect(errors).toEqual([expect.objectContaining({ code: 'ERR_STASH_UNAVAILABLE' })])
       adapter.failing.clear()
       await strict.http().get('/count').set('Cookie', cookiePair(first)).expect(200, { count: 2 })
+    })
+
+    it('ignores, removes and reports a stored value written behind its back', async () => {
+      const errors: { code?: string }[] = []
+      const { app, stash, adapter, agent } = setup({ storedKeys: ['count', 'role'] })
+      stash.on('error', (err) => errors.push(err))
+      app.route('GET', '/count', counter)
+      app.route('GET', '/', show)
+      const client = agent()
+      const first = await client.get('/count').expect(200)
+      const record = recordKeyOf(idOf(cookiePair(first)), undefined)
+      // A forged value, and an authentic-looking one copied from another key.
+      const count = (await adapter.readAll(record))!.count!
+      await adapter.write(record, { set: { role: '"admin"', count: count.replace('1', '9') }, del: [], ttl: 60 })
+      await client.get('/').expect(200, { keys: [], json: {} })
+      expect(errors.map((e) => e.code)).toEqual(['ERR_STASH_CORRUPT', 'ERR_STASH_CORRUPT'])
+      expect(await adapter.readAll(record)).toBeUndefined() // both removed by that request
+      await client.get('/count').expect(200, { count: 1 })
     })
 
     it('binds the stash to sessionKey: missing value is an error, another session sees nothing', async () => {

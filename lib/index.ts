@@ -1,5 +1,7 @@
 export type { CompareAndSetResult, FieldSwap, RecordChange, StashAdapter } from './adapter.js'
 export { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from './adapters/memory.js'
+export type { IoRedisClient, NodeRedisClient, NodeRedisCluster, RedisClientLike } from './adapters/redis-client.js'
+export { redisAdapter, type RedisAdapter, type RedisAdapterOptions, type RedisConnection } from './adapters/redis.js'
 export { createStash } from './create-stash.js'
 export { StashError, StashUnavailableError, type StashErrorCode } from './errors.js'
 export { DEFAULTS, type CookieOptions, type RouteOptions, type StashOptions } from './options.js'

@@ -6,6 +6,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { FORBIDDEN_PORT, HOST, rawCommand, requireExecutable, sleep, trackChild, trackTempDir } from './redis-process.js';
 
@@ -108,6 +109,10 @@ export class RedisInstance implements RedisServer {
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
+    // Don't let a forgotten server keep the test runner alive: once the runner
+    // exits, the exit hook in redis-process.ts SIGKILLs it. kill()/stop() re-ref.
+    child.unref();
+    for (const stream of [child.stdout, child.stderr]) (stream as Socket | null)?.unref();
 
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
@@ -131,6 +136,7 @@ export class RedisInstance implements RedisServer {
     const child = this.#child;
     if (child && this.pid !== undefined) {
       await this.resume(); // a stopped process would not act on SIGTERM
+      child.ref(); // keep the event loop alive until it has exited
       child.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS, true)));
@@ -144,7 +150,10 @@ export class RedisInstance implements RedisServer {
 
   async kill(): Promise<void> {
     this.#clearPause();
-    if (this.pid !== undefined) this.#child?.kill('SIGKILL');
+    if (this.pid !== undefined) {
+      this.#child?.ref(); // keep the event loop alive until it has exited
+      this.#child?.kill('SIGKILL');
+    }
     await this.#exited;
   }
 

@@ -24,7 +24,7 @@ interface MemoryRecord {
 class MemoryTable {
   readonly records = new Map<string, MemoryRecord>()
   users = 0
-  private sweeping = false
+  private sweeping: Promise<number> | undefined
   private readonly timer: NodeJS.Timeout
 
   constructor(readonly settings: Required<Omit<MemoryAdapterOptions, 'name' | 'maxEntries'>> & { maxEntries: number | undefined }) {
@@ -60,25 +60,24 @@ class MemoryTable {
   }
 
   /** Removes expired records, `cleanupBatchSize` examined per step, yielding in between. */
-  async sweep(): Promise<number> {
-    if (this.sweeping) return 0
-    this.sweeping = true
+  sweep(): Promise<number> {
+    this.sweeping ??= this.sweepAll().finally(() => (this.sweeping = undefined))
+    return this.sweeping
+  }
+
+  private async sweepAll(): Promise<number> {
     let removed = 0
-    try {
-      let examined = 0
-      let now = Date.now()
-      for (const [key, record] of this.records) {
-        if (record.expiresAt <= now) {
-          this.records.delete(key)
-          removed++
-        }
-        if (++examined % this.settings.cleanupBatchSize === 0) {
-          await yieldToEventLoop()
-          now = Date.now()
-        }
+    let examined = 0
+    let now = Date.now()
+    for (const [key, record] of this.records) {
+      if (record.expiresAt <= now) {
+        this.records.delete(key)
+        removed++
       }
-    } finally {
-      this.sweeping = false
+      if (++examined % this.settings.cleanupBatchSize === 0) {
+        await yieldToEventLoop()
+        now = Date.now()
+      }
     }
     return removed
   }
@@ -97,7 +96,7 @@ const registry: Map<string, MemoryTable> = ((globalThis as Record<symbol, unknow
 export interface MemoryAdapter extends StashAdapter {
   /** Records currently held, expired ones not yet swept included. */
   readonly size: number
-  /** Runs a sweep now; resolves to the number of expired records removed. */
+  /** Runs a sweep now (or joins the one running); resolves to the number of expired records removed. */
   sweep(): Promise<number>
 }
 
@@ -169,6 +168,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
     async move(from, to, fields, ttl) {
       const table = open()
       table.records.delete(from)
+      table.records.delete(to)
       const map = new Map(Object.entries(fields))
       if (map.size === 0) return
       let bytes = 0
@@ -185,7 +185,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
       records.close()
       if (name !== undefined && registry.get(name) === records) registry.delete(name)
     },
-    sweep() {
+    async sweep() {
       return open().sweep()
     },
   }

@@ -1,0 +1,150 @@
+import { StashUnavailableError } from '../errors.js'
+import type { RedisScript } from './redis-scripts.js'
+
+/** The part of a node-redis client (v4 and later) the adapter uses. */
+export interface NodeRedisClient {
+  readonly isReady: boolean
+  sendCommand(args: string[]): Promise<unknown>
+  close?(): Promise<unknown>
+  quit?(): Promise<unknown>
+}
+
+/** The part of a node-redis cluster client (`createCluster`, v4 and later) the adapter uses. */
+export interface NodeRedisCluster {
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>
+  readonly masters?: readonly unknown[]
+  getMasters?(): readonly unknown[]
+  nodeClient?(node: unknown): unknown
+  close?(): Promise<unknown>
+  quit?(): Promise<unknown>
+}
+
+/** The part of an ioredis client or `Cluster` the adapter uses. */
+export interface IoRedisClient {
+  readonly status: string
+  readonly isCluster?: boolean
+  call(command: string, ...args: string[]): Promise<unknown>
+  quit(): Promise<unknown>
+}
+
+/** Any client `redisAdapter({ client })` accepts. */
+export type RedisClientLike = NodeRedisClient | NodeRedisCluster | IoRedisClient
+
+/**
+ * One way to talk to Redis, whatever the client: a command routed by its first key, scripts
+ * with `EVALSHA` falling back to `EVAL`, readiness, and closing.
+ */
+export interface RedisDriver {
+  readonly label: string
+  /** The last connection error the client reported (for clients the adapter created). */
+  lastError?: Error
+  /** Whether the client is connected within `ms` milliseconds (at once when it already is). */
+  ready(ms: number): Promise<boolean>
+  command(key: string | undefined, args: string[]): Promise<unknown>
+  close(): Promise<void>
+}
+
+/** Recognizes the kind of client by shape, without importing any Redis package. */
+export function driverFor(client: RedisClientLike): RedisDriver {
+  const any = client as unknown as Record<string, unknown>
+  if (typeof any.call === 'function' && typeof any.status === 'string') {
+    const io = client as IoRedisClient
+    return {
+      label: io.isCluster === true ? 'ioredis cluster' : 'ioredis',
+      // An ioredis Cluster is 'ready' once its slots are known.
+      ready: readiness(client, () => io.status === 'ready'),
+      command: (_key, [command, ...args]) => io.call(command!, ...args),
+      close: async () => void (await io.quit()),
+    }
+  }
+  if (typeof any.sendCommand === 'function' && typeof any.isReady === 'boolean') {
+    const node = client as NodeRedisClient
+    return {
+      label: 'node-redis',
+      ready: readiness(client, () => node.isReady),
+      command: (_key, args) => node.sendCommand(args),
+      close: () => closeNodeRedis(node),
+    }
+  }
+  if (typeof any.sendCommand === 'function' && ('masters' in any || typeof any.getMasters === 'function')) {
+    const cluster = client as NodeRedisCluster
+    return {
+      label: 'node-redis cluster',
+      // The cluster client routes and reconnects per node; the per-call timeout bounds the wait.
+      ready: async () => true,
+      command: (key, args) => cluster.sendCommand(key, false, args),
+      close: () => closeNodeRedis(cluster),
+    }
+  }
+  throw new TypeError(
+    'express-stash: option `redisAdapter.client` must be a node-redis client or cluster (v4 and later), or an ioredis client or Cluster',
+  )
+}
+
+/**
+ * Waits for a client's `'ready'` event, bounded: one shared listener however many requests
+ * wait, so an outage never piles up listeners or queued commands.
+ */
+function readiness(client: unknown, isReady: () => boolean): (ms: number) => Promise<boolean> {
+  const emitter = client as { once?(event: 'ready', listener: () => void): unknown }
+  let next: Promise<void> | undefined
+  return async (ms) => {
+    if (isReady()) return true
+    if (typeof emitter.once !== 'function') return false
+    next ??= new Promise<void>((resolve) => {
+      emitter.once!('ready', () => {
+        next = undefined
+        resolve()
+      })
+    })
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([next, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))])
+    clearTimeout(timer)
+    return isReady()
+  }
+}
+
+async function closeNodeRedis(client: { close?(): Promise<unknown>; quit?(): Promise<unknown> }): Promise<void> {
+  if (typeof client.close === 'function') await client.close()
+  else await client.quit?.()
+}
+
+/** Runs a script by SHA, loading it with `EVAL` when the server does not know it (restart, SCRIPT FLUSH). */
+export async function runScript(driver: RedisDriver, script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
+  const tail = [String(keys.length), ...keys, ...args]
+  try {
+    return await driver.command(keys[0], ['EVALSHA', script.sha, ...tail])
+  } catch (err) {
+    if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err
+    return driver.command(keys[0], ['EVAL', script.source, ...tail])
+  }
+}
+
+/**
+ * Bounds a store call by `timeout` milliseconds, waiting for the connection within that budget
+ * and never sending a command to a disconnected client (it would wait in an offline queue and
+ * could run long after the request gave up).
+ */
+export async function bounded<T>(driver: RedisDriver, timeout: number, call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeout
+  if (!(await driver.ready(timeout))) {
+    const reason = driver.lastError === undefined ? '' : `: ${driver.lastError.message}`
+    throw new StashUnavailableError(`${driver.label} client is not connected (waited ${timeout} ms)${reason}`, { cause: driver.lastError })
+  }
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new StashUnavailableError(`${driver.label} did not answer within ${timeout} ms`)),
+      Math.max(0, deadline - Date.now()),
+    )
+    call().then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        reject(err)
+      },
+    )
+  })
+}

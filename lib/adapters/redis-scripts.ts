@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto'
+
+/** A Lua script and its SHA-1, for `EVALSHA` with a fallback to `EVAL`. */
+export interface RedisScript {
+  readonly source: string
+  readonly sha: string
+}
+
+function script(source: string): RedisScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') }
+}
+
+// Shared Lua: push the expiry to at least `ttl` seconds from now, never shorten it (EXPIRE GT,
+// which Redis < 7 lacks), and measure a record as the bytes of its field names and values.
+const HELPERS = `
+local function extend(key, ttl)
+  if ttl > 0 and redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+end
+local function size_after(key, del, set)
+  local size = 0
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if not del[field] and not set[field] then size = size + #field + redis.call('HSTRLEN', key, field) end
+  end
+  for field, value in pairs(set) do size = size + #field + #value end
+  return size
+end
+`
+
+/**
+ * LOAD: KEYS[1] record; ARGV[1] ttl (0: do not slide); ARGV[2..] fields.
+ * Returns nil when the record does not exist, else the values (nil for missing fields).
+ */
+export const LOAD = script(`${HELPERS}
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return false end
+extend(key, tonumber(ARGV[1]))
+if #ARGV < 2 then return {} end
+return redis.call('HMGET', key, unpack(ARGV, 2))
+`)
+
+/**
+ * WRITE: KEYS[1] record; ARGV[1] ttl; ARGV[2] maxBytes (0: none); ARGV[3] number of fields to
+ * delete; then those fields; then field/value pairs to set.
+ * Returns 0 when written, or the size the record would have had when it exceeds maxBytes
+ * (then nothing is written).
+ */
+export const WRITE = script(`${HELPERS}
+local key = KEYS[1]
+local ttl, max, ndel = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local del, set, dels, sets = {}, {}, {}, {}
+for i = 4, 3 + ndel do del[ARGV[i]] = true; dels[#dels + 1] = ARGV[i] end
+for i = 4 + ndel, #ARGV, 2 do set[ARGV[i]] = ARGV[i + 1]; sets[#sets + 1] = ARGV[i]; sets[#sets + 1] = ARGV[i + 1] end
+if max > 0 then
+  local size = size_after(key, del, set)
+  if size > max then return size end
+end
+if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
+if #sets > 0 then redis.call('HSET', key, unpack(sets)) end
+extend(key, ttl)
+return 0
+`)
+
+/**
+ * COMPARE_AND_SET: KEYS[1] record; ARGV[1] field; ARGV[2] '1' when a value is expected (else
+ * absent); ARGV[3] expected; ARGV[4] '1' to set (else delete); ARGV[5] next; ARGV[6] ttl;
+ * ARGV[7] maxBytes (0: none).
+ * Returns {1} when swapped, {0, current} on a mismatch, {2, size} when over maxBytes.
+ */
+export const COMPARE_AND_SET = script(`${HELPERS}
+local key, field = KEYS[1], ARGV[1]
+local current = redis.call('HGET', key, field)
+if (ARGV[2] == '1' and current ~= ARGV[3]) or (ARGV[2] ~= '1' and current ~= false) then return {0, current} end
+local ttl, max = tonumber(ARGV[6]), tonumber(ARGV[7])
+if ARGV[4] == '1' then
+  if max > 0 then
+    local size = size_after(key, {}, {[field] = ARGV[5]})
+    if size > max then return {2, size} end
+  end
+  redis.call('HSET', key, field, ARGV[5])
+else
+  redis.call('HDEL', key, field)
+end
+extend(key, ttl)
+return {1}
+`)
+
+/** READ_ALL: KEYS[1] record. Returns field/value pairs, flat (the same shape for every client). */
+export const READ_ALL = script(`return redis.call('HGETALL', KEYS[1])`)
+
+/** TOUCH: KEYS[1] record; ARGV[1] ttl. Returns 1 when the record exists, else 0. */
+export const TOUCH = script(`${HELPERS}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+extend(KEYS[1], tonumber(ARGV[1]))
+return 1
+`)
+
+/**
+ * MOVE: KEYS[1] from; KEYS[2] to; ARGV[1] ttl; ARGV[2..] field/value pairs. Deletes `from`,
+ * replaces `to` with the fields. Both keys must be in one hash slot on a cluster.
+ */
+export const MOVE = script(`
+redis.call('DEL', KEYS[1], KEYS[2])
+if #ARGV > 1 then
+  redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
+end
+return 1
+`)
+
+/** REPLACE: KEYS[1] record; ARGV[1] ttl; ARGV[2..] field/value pairs. The single-key half of MOVE. */
+export const REPLACE = script(`
+redis.call('DEL', KEYS[1])
+if #ARGV > 1 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+end
+return 1
+`)

@@ -1,0 +1,151 @@
+import type { CompareAndSetResult, StashAdapter } from '../adapter.js'
+import { optionError, StashError, StashUnavailableError, tooLargeError } from '../errors.js'
+import { bounded, driverFor, runScript, type RedisClientLike, type RedisDriver } from './redis-client.js'
+import { connectUrl } from './redis-connect.js'
+import { COMPARE_AND_SET, LOAD, MOVE, READ_ALL, REPLACE, TOUCH, WRITE } from './redis-scripts.js'
+
+/** Options of {@link redisAdapter} that are not client options. */
+export interface RedisAdapterOptions {
+  /** Prepended to every key. @default 'stash:' */
+  prefix?: string
+  /** Milliseconds each store call may take before the request gets `StashUnavailableError`. @default 1000 */
+  timeout?: number
+}
+
+/**
+ * How `redisAdapter` reaches Redis: a URL string, `{ url, ...clientOptions }` (the adapter
+ * creates the client with `redis`, else `ioredis`, and closes it on `close()`), or `{ client }`
+ * (a node-redis client or cluster of v4 and later, or an ioredis client or Cluster, left open).
+ */
+export type RedisConnection =
+  | string
+  | (RedisAdapterOptions & { url: string; [clientOption: string]: unknown })
+  | (RedisAdapterOptions & { client: RedisClientLike })
+
+/** The Redis adapter. */
+export interface RedisAdapter extends StashAdapter {
+  /** The prefix of this adapter's keys. */
+  readonly prefix: string
+}
+
+const DEFAULT_PREFIX = 'stash:'
+const DEFAULT_TIMEOUT = 1000
+
+/**
+ * Stores each stash as one Redis hash (one field per stored key) under `prefix` + a hash of the
+ * ID. Loading (with touch) and writing are one round trip each, as Lua scripts touching a single
+ * key, so every per-request operation stays in one hash slot on Redis Cluster.
+ *
+ * @example
+ * createStash({ adapter: redisAdapter(process.env.REDIS_URL) })
+ * createStash({ adapter: redisAdapter({ client: existingClient, prefix: 'app:stash:' }) })
+ */
+export function redisAdapter(connection: RedisConnection, options: RedisAdapterOptions = {}): RedisAdapter {
+  const settings = resolve(connection, options)
+  const ownsClient = settings.client === undefined
+  const connecting = ownsClient ? connectUrl(settings.url!, settings.clientOptions) : undefined
+  const direct = settings.client === undefined ? undefined : driverFor(settings.client)
+  let closed = false
+
+  const key = (record: string): string => settings.prefix + record
+  const driver = async (): Promise<RedisDriver> => {
+    if (closed) throw new StashError('ERR_STASH_CLOSED', 'the redis adapter was closed')
+    if (direct !== undefined) return direct
+    try {
+      return await connecting!
+    } catch (err) {
+      throw new StashUnavailableError(`cannot create a Redis client: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  const script = async (name: typeof LOAD, keys: string[], args: string[]): Promise<unknown> => {
+    const d = await driver()
+    return bounded(d, settings.timeout, () => runScript(d, name, keys, args))
+  }
+  const command = async (record: string, args: string[]): Promise<unknown> => {
+    const d = await driver()
+    return bounded(d, settings.timeout, () => d.command(record, args))
+  }
+
+  return {
+    kind: 'redis',
+    prefix: settings.prefix,
+    async load(record, fields, ttl) {
+      const reply = await script(LOAD, [key(record)], [String(ttl ?? 0), ...fields])
+      if (reply === null || reply === undefined) return undefined
+      return (reply as (string | null)[]).map((value) => value ?? undefined)
+    },
+    async write(record, change) {
+      const set = Object.entries(change.set).flat()
+      const args = [String(change.ttl), String(change.maxBytes ?? 0), String(change.del.length), ...change.del, ...set]
+      const size = Number(await script(WRITE, [key(record)], args))
+      if (size > 0) throw tooLargeError(size, change.maxBytes!)
+    },
+    async compareAndSet(record, swap): Promise<CompareAndSetResult> {
+      const { field, expected, next, ttl, maxBytes } = swap
+      const args = [field, expected === undefined ? '0' : '1', expected ?? '', next === undefined ? '0' : '1', next ?? '', String(ttl), String(maxBytes ?? 0)]
+      const [status, value] = (await script(COMPARE_AND_SET, [key(record)], args)) as [number, string | number | null]
+      if (status === 2) throw tooLargeError(Number(value), maxBytes!)
+      return status === 1 ? { ok: true } : { ok: false, current: (value as string | null) ?? undefined }
+    },
+    async touch(record, ttl) {
+      return Number(await script(TOUCH, [key(record)], [String(ttl)])) === 1
+    },
+    async readAll(record) {
+      const flat = (await script(READ_ALL, [key(record)], [])) as string[]
+      if (flat.length === 0) return undefined
+      const fields: Record<string, string> = {}
+      for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!
+      return fields
+    },
+    async move(from, to, fields, ttl) {
+      const pairs = Object.entries(fields).flat()
+      if ((await driver()).label.includes('cluster')) {
+        // Two hash slots: write the new record first, so a failure never loses the data.
+        await script(REPLACE, [key(to)], [String(ttl), ...pairs])
+        await command(key(from), ['DEL', key(from)])
+      } else {
+        await script(MOVE, [key(from), key(to)], [String(ttl), ...pairs])
+      }
+    },
+    async delete(record) {
+      await command(key(record), ['DEL', key(record)])
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      if (ownsClient) await (await connecting!.catch(() => undefined))?.close()
+    },
+  }
+}
+
+interface ResolvedRedisOptions {
+  prefix: string
+  timeout: number
+  url?: string
+  client?: RedisClientLike
+  clientOptions: Record<string, unknown>
+}
+
+function resolve(connection: RedisConnection, options: RedisAdapterOptions): ResolvedRedisOptions {
+  const given: Record<string, unknown> =
+    typeof connection === 'string' ? { url: connection, ...options } : typeof connection === 'object' && connection !== null ? { ...connection, ...options } : {}
+  const { prefix = DEFAULT_PREFIX, timeout = DEFAULT_TIMEOUT, url, client, ...clientOptions } = given
+  if (typeof prefix !== 'string') throw optionError('redisAdapter.prefix', 'a string', prefix)
+  if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout <= 0) {
+    throw optionError('redisAdapter.timeout', 'a positive integer of milliseconds', timeout)
+  }
+  if ((url === undefined) === (client === undefined)) {
+    throw optionError('redisAdapter connection', 'a URL string, { url, ...clientOptions } or { client }', connection)
+  }
+  if (url !== undefined && (typeof url !== 'string' || !/^rediss?:\/\//.test(url))) {
+    throw optionError('redisAdapter.url', 'a redis:// or rediss:// URL', url)
+  }
+  if (client !== undefined) {
+    if (Object.keys(clientOptions).length > 0) {
+      throw new TypeError(`express-stash: unknown option \`redisAdapter.${Object.keys(clientOptions)[0]}\` (client options go with \`url\`, not \`client\`)`)
+    }
+    if (typeof client !== 'object' || client === null) throw optionError('redisAdapter.client', 'a Redis client', client)
+    driverFor(client as RedisClientLike) // validates the shape now
+  }
+  return { prefix, timeout, url: url as string | undefined, client: client as RedisClientLike | undefined, clientOptions }
+}

@@ -34,7 +34,10 @@ describe('the value codec', () => {
   })
 
   it('reports authentic but unparsable JSON as corrupt', () => {
-    expect(codec.decode('rec', 'k', codec.encode('rec', 'k', '{oops'))).toMatchObject({ kind: 'corrupt', reason: expect.stringMatching(/invalid JSON/) })
+    expect(codec.decode('rec', 'k', codec.encode('rec', 'k', '{oops'))).toMatchObject({
+      kind: 'corrupt',
+      reason: expect.stringMatching(/invalid JSON/),
+    })
   })
 })
 

@@ -17,7 +17,12 @@ describe('signId / readId', () => {
 
   it('reads a signed ID, URL-encoded or not, quoted or not, among other cookies', () => {
     const signed = signId(ID, 'k')
-    for (const header of [`stash=${signed}`, `a=1; stash=${encodeURIComponent(signed)}; b=2`, `stash="${signed}"`, ` stash = ${signed} `]) {
+    for (const header of [
+      `stash=${signed}`,
+      `a=1; stash=${encodeURIComponent(signed)}; b=2`,
+      `stash="${signed}"`,
+      ` stash = ${signed} `,
+    ]) {
       expect(readId(header, 'stash', ['k'])).toEqual({ id: ID, resign: false })
     }
   })
@@ -87,7 +92,10 @@ describe('the stash cookie over HTTP (express 5)', () => {
       a.get('/parsed', (req, res) => res.json({ id: req.signedCookies.stash }))
     })
     const first = await request(server).get('/count').expect(200)
-    await request(server).get('/parsed').set('Cookie', cookiePair(first)).expect(200, { id: idOf(cookiePair(first)) })
+    await request(server)
+      .get('/parsed')
+      .set('Cookie', cookiePair(first))
+      .expect(200, { id: idOf(cookiePair(first)) })
   })
 
   it('re-signs a cookie verified by an old secret, keeping the ID and the data', async () => {
@@ -130,14 +138,27 @@ describe('the stash cookie over HTTP (express 5)', () => {
 
   it('honours every cookie option', async () => {
     const server = app({
-      cookie: { name: '__Host-st', sameSite: 'strict', secure: true, httpOnly: false, maxAge: 60, partitioned: true, priority: 'high' },
+      cookie: {
+        name: '__Host-st',
+        sameSite: 'strict',
+        secure: true,
+        httpOnly: false,
+        maxAge: 60,
+        partitioned: true,
+        priority: 'high',
+      },
     })
     const res = await request(server).get('/count').expect(200)
     const line = setCookie(res, '__Host-st')!
     const attributes = line.split('; ').slice(1)
-    expect(attributes.filter((a) => !a.startsWith('Expires=')).sort()).toEqual(
-      ['Max-Age=60', 'Partitioned', 'Path=/', 'Priority=High', 'SameSite=Strict', 'Secure'],
-    )
+    expect(attributes.filter((a) => !a.startsWith('Expires=')).sort()).toEqual([
+      'Max-Age=60',
+      'Partitioned',
+      'Path=/',
+      'Priority=High',
+      'SameSite=Strict',
+      'Secure',
+    ])
     expect(attributes).toContainEqual(expect.stringMatching(/^Expires=\w{3}, /))
   })
 })

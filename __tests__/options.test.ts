@@ -6,9 +6,25 @@ const invalid = (options: unknown) => () => createStash(options as StashOptions)
 describe('createStash options', () => {
   it('applies the documented defaults', () => {
     const resolved = resolveOptions({})
-    expect(resolved).toMatchObject({ storedKeys: [], ttl: 300, touch: true, rolling: false, onUnavailable: 'error', maxBytes: 1048576, version: undefined })
+    expect(resolved).toMatchObject({
+      storedKeys: [],
+      ttl: 300,
+      touch: true,
+      rolling: false,
+      onUnavailable: 'error',
+      maxBytes: 1048576,
+      version: undefined,
+    })
     expect(resolved.cookie).toEqual({
-      name: 'stash', path: '/', domain: undefined, httpOnly: true, sameSite: 'lax', secure: 'auto', maxAge: undefined, partitioned: false, priority: undefined,
+      name: 'stash',
+      path: '/',
+      domain: undefined,
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: 'auto',
+      maxAge: undefined,
+      partitioned: false,
+      priority: undefined,
     })
     expect(DEFAULTS.ttl).toBe(300)
   })
@@ -86,7 +102,8 @@ describe('the secret', () => {
     expect(() => createStash()).toThrow(/`secret` must be set when NODE_ENV is production/)
   })
 
-  const warningCodes = (spy: jest.SpyInstance) => spy.mock.calls.map(([, options]) => (options as { code?: string } | undefined)?.code)
+  const warningCodes = (spy: jest.SpyInstance) =>
+    spy.mock.calls.map(([, options]) => (options as { code?: string } | undefined)?.code)
 
   it('falls back to a development secret elsewhere, warning once', async () => {
     process.env.NODE_ENV = 'development'

@@ -44,16 +44,24 @@ const server = app.listen(0, async () => {
 const expected = JSON.stringify(['function', 'ERR_STASH_WRITE', 1, 2])
 
 it('works through require()', () => {
-  const out = run('consumer.cjs', `const express = require('express')\nconst { createStash, memoryAdapter, StashError } = require('express-stash')\n${roundTrip}`)
+  const out = run(
+    'consumer.cjs',
+    `const express = require('express')\nconst { createStash, memoryAdapter, StashError } = require('express-stash')\n${roundTrip}`,
+  )
   expect(out).toBe(expected)
 })
 
 it('works through import', () => {
-  const out = run('consumer.mjs', `import express from 'express'\nimport { createStash, memoryAdapter, StashError } from 'express-stash'\n${roundTrip}`)
+  const out = run(
+    'consumer.mjs',
+    `import express from 'express'\nimport { createStash, memoryAdapter, StashError } from 'express-stash'\n${roundTrip}`,
+  )
   expect(out).toBe(expected)
 })
 
 it('ships type declarations for both entry points', () => {
   for (const file of ['dist/cjs/index.d.ts', 'dist/esm/index.d.ts']) expect(existsSync(join(root, file))).toBe(true)
-  expect(run('format.cjs', `console.log(require('express-stash/package.json').exports['.'].require.types)`)).toBe('./dist/cjs/index.d.ts')
+  expect(run('format.cjs', `console.log(require('express-stash/package.json').exports['.'].require.types)`)).toBe(
+    './dist/cjs/index.d.ts',
+  )
 })

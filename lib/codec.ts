@@ -38,7 +38,15 @@ export function createCodec(secrets: readonly string[], version: string | undefi
   const signingKey = keys[0]!
 
   const mac = (key: Buffer, record: string, field: string, versionTag: string, json: string): Buffer =>
-    createHmac('sha256', key).update(record).update('\n').update(field).update('\n').update(versionTag).update('\n').update(json).digest()
+    createHmac('sha256', key)
+      .update(record)
+      .update('\n')
+      .update(field)
+      .update('\n')
+      .update(versionTag)
+      .update('\n')
+      .update(json)
+      .digest()
 
   return {
     encode(record, field, json) {
@@ -51,7 +59,9 @@ export function createCodec(secrets: readonly string[], version: string | undefi
       const versionTag = stored.slice(MAC_CHARS, dot)
       const json = stored.slice(dot + 1)
       // Constant-time compare against every secret (rotation).
-      const authentic = keys.some((key) => timingSafeEqual(given, mac(key, record, field, versionTag, json).subarray(0, MAC_BYTES)))
+      const authentic = keys.some((key) =>
+        timingSafeEqual(given, mac(key, record, field, versionTag, json).subarray(0, MAC_BYTES)),
+      )
       if (!authentic) return { kind: 'corrupt', reason: 'authentication failed' }
       if (versionTag !== tag) return { kind: 'other-version' }
       try {

@@ -107,8 +107,17 @@ export interface ResolvedOptions {
 }
 
 const STASH_OPTIONS = new Set([
-  'secret', 'adapter', 'storedKeys', 'ttl', 'touch', 'cookie', 'rolling',
-  'sessionKey', 'version', 'onUnavailable', 'maxBytes',
+  'secret',
+  'adapter',
+  'storedKeys',
+  'ttl',
+  'touch',
+  'cookie',
+  'rolling',
+  'sessionKey',
+  'version',
+  'onUnavailable',
+  'maxBytes',
 ])
 const ROUTE_OPTIONS = new Set(['storedKeys', 'ttl'])
 const COOKIE_OPTIONS = new Set(['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority'])
@@ -183,7 +192,9 @@ export function resolveStoredKeys(keys: unknown, name: string): readonly string[
   for (const key of keys) {
     if (typeof key !== 'string' || key === '') throw optionError(name, 'an array of non-empty strings', key)
     if (RESERVED_NAMES.has(key)) {
-      throw new TypeError(`express-stash: \`${name}\` entry ${describe(key)} is reserved (a method or built-in name of req.stash)`)
+      throw new TypeError(
+        `express-stash: \`${name}\` entry ${describe(key)} is reserved (a method or built-in name of req.stash)`,
+      )
     }
     if (seen.has(key)) throw new TypeError(`express-stash: \`${name}\` lists ${describe(key)} twice`)
     seen.add(key)
@@ -248,7 +259,11 @@ function resolveCookie(value: unknown): ResolvedCookieOptions {
     priority: oneOf(o.priority, 'cookie.priority', ['low', 'medium', 'high'] as const),
   }
   if (cookie.sameSite === 'none' && cookie.secure === false) {
-    throw optionError('cookie.secure', "true or 'auto' when cookie.sameSite is 'none' (browsers drop insecure SameSite=None cookies)", false)
+    throw optionError(
+      'cookie.secure',
+      "true or 'auto' when cookie.sameSite is 'none' (browsers drop insecure SameSite=None cookies)",
+      false,
+    )
   }
   if (name.startsWith('__Host-') || name.startsWith('__Secure-')) {
     if (cookie.secure === false) throw optionError('cookie.secure', `true or 'auto' for a cookie named ${name}`, false)

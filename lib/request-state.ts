@@ -166,7 +166,8 @@ export class RequestState {
       for (const [field, stored] of Object.entries(all)) {
         const decoded = codec.decode(from, field, stored)
         if (decoded.kind === 'value') fields[field] = codec.encode(to, field, decoded.json)
-        else this.runtime.report(corruptError(field, decoded.kind === 'corrupt' ? decoded.reason : 'written under another version'))
+        else
+          this.runtime.report(corruptError(field, decoded.kind === 'corrupt' ? decoded.reason : 'written under another version'))
       }
       await this.runtime.call(() => adapter.move(from, to, fields, this.ttl), 'write')
       this.id = id
@@ -178,7 +179,9 @@ export class RequestState {
   /** `req.stash.update(key, fn)`: atomic read-modify-write of one stored key. */
   update(key: string, fn: (current: unknown) => unknown): Promise<unknown> {
     if (!this.keys.has(key)) {
-      return Promise.reject(new TypeError(`express-stash: update("${key}") needs a stored key of this route; "${key}" is not one`))
+      return Promise.reject(
+        new TypeError(`express-stash: update("${key}") needs a stored key of this route; "${key}" is not one`),
+      )
     }
     return this.enqueue(async () => {
       const { adapter, codec, options } = this.runtime
@@ -295,7 +298,10 @@ export class RequestState {
 
   private assertCookieWritable(action: string): void {
     if (this.res.headersSent) {
-      throw new StashError('ERR_STASH_HEADERS_SENT', `cannot ${action} after the response headers were sent: no cookie could carry the new ID; nothing was written`)
+      throw new StashError(
+        'ERR_STASH_HEADERS_SENT',
+        `cannot ${action} after the response headers were sent: no cookie could carry the new ID; nothing was written`,
+      )
     }
   }
 
@@ -329,9 +335,13 @@ function serialize(key: string, value: unknown): string | undefined {
   try {
     return JSON.stringify(value)
   } catch (err) {
-    throw new StashError('ERR_STASH_SERIALIZE', `value of stored key "${key}" cannot be serialized to JSON: ${(err as Error).message}`, {
-      cause: err,
-    })
+    throw new StashError(
+      'ERR_STASH_SERIALIZE',
+      `value of stored key "${key}" cannot be serialized to JSON: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    )
   }
 }
 

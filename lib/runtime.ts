@@ -34,7 +34,10 @@ export class StashRuntime {
       if (state?.runtime !== this) {
         return next(new TypeError('express-stash: req.stash is already set by another stash instance or by the application'))
       }
-      state.extend(keys, ttl).then(() => next(), (err: unknown) => this.loadFailed(state, err, next))
+      state.extend(keys, ttl).then(
+        () => next(),
+        (err: unknown) => this.loadFailed(state, err, next),
+      )
       return
     }
     let owner: string | undefined
@@ -56,7 +59,10 @@ export class StashRuntime {
     const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets)
     if (cookie === undefined) return next()
     state.adopt(cookie.id, cookie.resign)
-    state.load(keys, ttl).then(() => next(), (err: unknown) => this.loadFailed(state, err, next))
+    state.load(keys, ttl).then(
+      () => next(),
+      (err: unknown) => this.loadFailed(state, err, next),
+    )
   }
 
   /**
@@ -131,8 +137,12 @@ export class StashRuntime {
         : (sessionValue((req as { session?: Record<string, unknown> }).session?.[key]) ??
           sessionValue((req as { signedCookies?: Record<string, unknown> }).signedCookies?.[key]))
     if (found === undefined) {
-      const where = typeof key === 'function' ? 'the sessionKey function returned none' : `looked in req.session and req.signedCookies`
-      throw new StashError('ERR_STASH_SESSION_KEY', `sessionKey ${typeof key === 'function' ? '' : `"${key}" `}has no value on this request (${where})`)
+      const where =
+        typeof key === 'function' ? 'the sessionKey function returned none' : `looked in req.session and req.signedCookies`
+      throw new StashError(
+        'ERR_STASH_SESSION_KEY',
+        `sessionKey ${typeof key === 'function' ? '' : `"${key}" `}has no value on this request (${where})`,
+      )
     }
     return sha256(found)
   }

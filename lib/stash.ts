@@ -47,7 +47,11 @@ export class StashObject {
 
 for (const name of STASH_METHODS) {
   const descriptor = Object.getOwnPropertyDescriptor(StashObject.prototype, name)!
-  Object.defineProperty(StashObject.prototype, name, { ...descriptor, enumerable: false, ...('value' in descriptor ? { writable: false } : {}) })
+  Object.defineProperty(StashObject.prototype, name, {
+    ...descriptor,
+    enumerable: false,
+    ...('value' in descriptor ? { writable: false } : {}),
+  })
 }
 
 /** The request state behind a `req.stash` value, or undefined when it is not one. @internal */

@@ -35,7 +35,10 @@ export function maxBytesContract(name: string, factory: AdapterFactory, _options
 
     test('a new record over the limit is not created', async () => {
       const key = randomKey()
-      await expectStashError(adapter().write(key, { set: { a: 'x'.repeat(50) }, del: [], ttl: TTL, maxBytes: 20 }), 'ERR_STASH_TOO_LARGE')
+      await expectStashError(
+        adapter().write(key, { set: { a: 'x'.repeat(50) }, del: [], ttl: TTL, maxBytes: 20 }),
+        'ERR_STASH_TOO_LARGE',
+      )
       await expect(adapter().load(key, ['a'])).resolves.toBeUndefined()
       await expect(adapter().touch(key, TTL)).resolves.toBe(false)
     })
@@ -45,10 +48,16 @@ export function maxBytesContract(name: string, factory: AdapterFactory, _options
       const before = { a: '1111', b: '2222' } // 10 bytes
       await adapter().write(key, { set: before, del: [], ttl: TTL, maxBytes: 20 })
       // Replacing a value with a longer one; the `del` of the same change must not be applied either.
-      await expectStashError(adapter().write(key, { set: { a: 'x'.repeat(20) }, del: ['b'], ttl: TTL, maxBytes: 20 }), 'ERR_STASH_TOO_LARGE')
+      await expectStashError(
+        adapter().write(key, { set: { a: 'x'.repeat(20) }, del: ['b'], ttl: TTL, maxBytes: 20 }),
+        'ERR_STASH_TOO_LARGE',
+      )
       await expect(adapter().readAll(key)).resolves.toEqual(before)
       // Adding a field: 10 + 11 bytes.
-      await expectStashError(adapter().write(key, { set: { c: 'x'.repeat(10) }, del: [], ttl: TTL, maxBytes: 20 }), 'ERR_STASH_TOO_LARGE')
+      await expectStashError(
+        adapter().write(key, { set: { c: 'x'.repeat(10) }, del: [], ttl: TTL, maxBytes: 20 }),
+        'ERR_STASH_TOO_LARGE',
+      )
       await expect(adapter().readAll(key)).resolves.toEqual(before)
       // The record is still usable up to the limit: 10 + 10 bytes.
       await adapter().write(key, { set: { c: 'x'.repeat(9) }, del: [], ttl: TTL, maxBytes: 20 })
@@ -64,7 +73,10 @@ export function maxBytesContract(name: string, factory: AdapterFactory, _options
 
       const big = randomKey()
       await adapter().write(big, { set: { big: 'x'.repeat(100), small: 's' }, del: [], ttl: TTL }) // no limit
-      await expectStashError(adapter().write(big, { set: { small: 't' }, del: [], ttl: TTL, maxBytes: 20 }), 'ERR_STASH_TOO_LARGE')
+      await expectStashError(
+        adapter().write(big, { set: { small: 't' }, del: [], ttl: TTL, maxBytes: 20 }),
+        'ERR_STASH_TOO_LARGE',
+      )
       await adapter().write(big, { set: { small: 't' }, del: ['big'], ttl: TTL, maxBytes: 20 })
       await expect(adapter().readAll(big)).resolves.toEqual({ small: 't' })
     })
@@ -73,18 +85,27 @@ export function maxBytesContract(name: string, factory: AdapterFactory, _options
       const euro = randomKey()
       expect(byteSize({ k: '€€€' })).toBe(10) // 4 UTF-16 code units
       await adapter().write(euro, { set: { k: '€€€' }, del: [], ttl: TTL, maxBytes: 10 })
-      await expectStashError(adapter().write(euro, { set: { k: '€€€€' }, del: [], ttl: TTL, maxBytes: 12 }), 'ERR_STASH_TOO_LARGE')
+      await expectStashError(
+        adapter().write(euro, { set: { k: '€€€€' }, del: [], ttl: TTL, maxBytes: 12 }),
+        'ERR_STASH_TOO_LARGE',
+      )
       await expect(adapter().readAll(euro)).resolves.toEqual({ k: '€€€' })
 
       const emoji = randomKey()
       expect(byteSize({ '😀': '😀' })).toBe(8) // 4 UTF-16 code units, 2 code points
-      await expectStashError(adapter().write(emoji, { set: { '😀': '😀' }, del: [], ttl: TTL, maxBytes: 7 }), 'ERR_STASH_TOO_LARGE')
+      await expectStashError(
+        adapter().write(emoji, { set: { '😀': '😀' }, del: [], ttl: TTL, maxBytes: 7 }),
+        'ERR_STASH_TOO_LARGE',
+      )
       await expect(adapter().readAll(emoji)).resolves.toBeUndefined()
       await adapter().write(emoji, { set: { '😀': '😀' }, del: [], ttl: TTL, maxBytes: 8 })
       await expect(adapter().readAll(emoji)).resolves.toEqual({ '😀': '😀' })
 
       const names = randomKey()
-      await expectStashError(adapter().write(names, { set: { abcdefgh: 'xyz' }, del: [], ttl: TTL, maxBytes: 10 }), 'ERR_STASH_TOO_LARGE')
+      await expectStashError(
+        adapter().write(names, { set: { abcdefgh: 'xyz' }, del: [], ttl: TTL, maxBytes: 10 }),
+        'ERR_STASH_TOO_LARGE',
+      )
       await adapter().write(names, { set: { abcdefgh: 'xyz' }, del: [], ttl: TTL, maxBytes: 11 })
       await expect(adapter().readAll(names)).resolves.toEqual({ abcdefgh: 'xyz' })
     })
@@ -106,16 +127,22 @@ export function compareAndSetContract(name: string, factory: AdapterFactory, _op
 
     test('expected undefined swaps an absent field, creating the record if needed', async () => {
       const key = randomKey()
-      await expect(adapter().compareAndSet(key, { field: 'a', expected: undefined, next: '1', ttl: TTL })).resolves.toEqual({ ok: true })
+      await expect(adapter().compareAndSet(key, { field: 'a', expected: undefined, next: '1', ttl: TTL })).resolves.toEqual({
+        ok: true,
+      })
       await expect(adapter().load(key, ['a'])).resolves.toEqual(['1'])
-      await expect(adapter().compareAndSet(key, { field: 'b', expected: undefined, next: '2', ttl: TTL })).resolves.toEqual({ ok: true })
+      await expect(adapter().compareAndSet(key, { field: 'b', expected: undefined, next: '2', ttl: TTL })).resolves.toEqual({
+        ok: true,
+      })
       await expect(adapter().readAll(key)).resolves.toEqual({ a: '1', b: '2' })
     })
 
     test('a matching expected value is replaced', async () => {
       const key = randomKey()
       await adapter().write(key, { set: { a: 'old', b: 'keep' }, del: [], ttl: TTL })
-      await expect(adapter().compareAndSet(key, { field: 'a', expected: 'old', next: 'new', ttl: TTL })).resolves.toEqual({ ok: true })
+      await expect(adapter().compareAndSet(key, { field: 'a', expected: 'old', next: 'new', ttl: TTL })).resolves.toEqual({
+        ok: true,
+      })
       await expect(adapter().readAll(key)).resolves.toEqual({ a: 'new', b: 'keep' })
     })
 
@@ -123,45 +150,77 @@ export function compareAndSetContract(name: string, factory: AdapterFactory, _op
       const key = randomKey()
       const before = { a: '1', b: '2' }
       await adapter().write(key, { set: before, del: [], ttl: TTL })
-      await expect(adapter().compareAndSet(key, { field: 'a', expected: '0', next: '9', ttl: TTL })).resolves.toEqual({ ok: false, current: '1' })
-      await expect(adapter().compareAndSet(key, { field: 'a', expected: undefined, next: '9', ttl: TTL })).resolves.toEqual({ ok: false, current: '1' })
-      await expect(adapter().compareAndSet(key, { field: 'c', expected: '1', next: '9', ttl: TTL })).resolves.toEqual({ ok: false, current: undefined })
-      await expect(adapter().compareAndSet(key, { field: 'b', expected: '2 ', next: undefined, ttl: TTL })).resolves.toEqual({ ok: false, current: '2' })
+      await expect(adapter().compareAndSet(key, { field: 'a', expected: '0', next: '9', ttl: TTL })).resolves.toEqual({
+        ok: false,
+        current: '1',
+      })
+      await expect(adapter().compareAndSet(key, { field: 'a', expected: undefined, next: '9', ttl: TTL })).resolves.toEqual({
+        ok: false,
+        current: '1',
+      })
+      await expect(adapter().compareAndSet(key, { field: 'c', expected: '1', next: '9', ttl: TTL })).resolves.toEqual({
+        ok: false,
+        current: undefined,
+      })
+      await expect(adapter().compareAndSet(key, { field: 'b', expected: '2 ', next: undefined, ttl: TTL })).resolves.toEqual({
+        ok: false,
+        current: '2',
+      })
       await expect(adapter().readAll(key)).resolves.toEqual(before)
     })
 
     test('an expected value on a missing record fails and creates nothing', async () => {
       const key = randomKey()
-      await expect(adapter().compareAndSet(key, { field: 'a', expected: 'x', next: 'y', ttl: TTL })).resolves.toEqual({ ok: false, current: undefined })
+      await expect(adapter().compareAndSet(key, { field: 'a', expected: 'x', next: 'y', ttl: TTL })).resolves.toEqual({
+        ok: false,
+        current: undefined,
+      })
       await expect(adapter().readAll(key)).resolves.toBeUndefined()
     })
 
     test('next undefined deletes the field; deleting the last field deletes the record', async () => {
       const key = randomKey()
       await adapter().write(key, { set: { a: '1', b: '2' }, del: [], ttl: TTL })
-      await expect(adapter().compareAndSet(key, { field: 'b', expected: '2', next: undefined, ttl: TTL })).resolves.toEqual({ ok: true })
+      await expect(adapter().compareAndSet(key, { field: 'b', expected: '2', next: undefined, ttl: TTL })).resolves.toEqual({
+        ok: true,
+      })
       await expect(adapter().load(key, ['a', 'b'])).resolves.toEqual(['1', undefined])
-      await expect(adapter().compareAndSet(key, { field: 'a', expected: '1', next: undefined, ttl: TTL })).resolves.toEqual({ ok: true })
+      await expect(adapter().compareAndSet(key, { field: 'a', expected: '1', next: undefined, ttl: TTL })).resolves.toEqual({
+        ok: true,
+      })
       await expect(adapter().load(key, ['a', 'b'])).resolves.toBeUndefined()
       await expect(adapter().readAll(key)).resolves.toBeUndefined()
       await expect(adapter().touch(key, TTL)).resolves.toBe(false)
       // Absent stays absent: the swap matches and still creates no record.
-      await expect(adapter().compareAndSet(key, { field: 'a', expected: undefined, next: undefined, ttl: TTL })).resolves.toEqual({ ok: true })
+      await expect(adapter().compareAndSet(key, { field: 'a', expected: undefined, next: undefined, ttl: TTL })).resolves.toEqual(
+        { ok: true },
+      )
       await expect(adapter().readAll(key)).resolves.toBeUndefined()
     })
 
     test('honours maxBytes like write', async () => {
       const key = randomKey()
       await adapter().write(key, { set: { a: '12345', b: '1' }, del: [], ttl: TTL }) // 8 bytes
-      await expectStashError(adapter().compareAndSet(key, { field: 'a', expected: '12345', next: '€€€', ttl: TTL, maxBytes: 11 }), 'ERR_STASH_TOO_LARGE')
-      await expectStashError(adapter().compareAndSet(key, { field: 'c', expected: undefined, next: '12', ttl: TTL, maxBytes: 10 }), 'ERR_STASH_TOO_LARGE')
+      await expectStashError(
+        adapter().compareAndSet(key, { field: 'a', expected: '12345', next: '€€€', ttl: TTL, maxBytes: 11 }),
+        'ERR_STASH_TOO_LARGE',
+      )
+      await expectStashError(
+        adapter().compareAndSet(key, { field: 'c', expected: undefined, next: '12', ttl: TTL, maxBytes: 10 }),
+        'ERR_STASH_TOO_LARGE',
+      )
       await expect(adapter().readAll(key)).resolves.toEqual({ a: '12345', b: '1' })
       // 1 + 9 + 2 = 12 bytes: fits exactly.
-      await expect(adapter().compareAndSet(key, { field: 'a', expected: '12345', next: '€€€', ttl: TTL, maxBytes: 12 })).resolves.toEqual({ ok: true })
+      await expect(
+        adapter().compareAndSet(key, { field: 'a', expected: '12345', next: '€€€', ttl: TTL, maxBytes: 12 }),
+      ).resolves.toEqual({ ok: true })
       await expect(adapter().readAll(key)).resolves.toEqual({ a: '€€€', b: '1' })
 
       const fresh = randomKey()
-      await expectStashError(adapter().compareAndSet(fresh, { field: 'a', expected: undefined, next: 'x'.repeat(10), ttl: TTL, maxBytes: 10 }), 'ERR_STASH_TOO_LARGE')
+      await expectStashError(
+        adapter().compareAndSet(fresh, { field: 'a', expected: undefined, next: 'x'.repeat(10), ttl: TTL, maxBytes: 10 }),
+        'ERR_STASH_TOO_LARGE',
+      )
       await expect(adapter().readAll(fresh)).resolves.toBeUndefined()
     })
 

@@ -65,7 +65,7 @@ export function recordContract(name: string, factory: AdapterFactory, _options?:
       const key = randomKey()
       const values: Record<string, string> = {
         'ключ-🔑': 'значение ✓',
-        '名前': '日本語のテキスト 🍣🍜',
+        名前: '日本語のテキスト 🍣🍜',
         emoji: '👩🏽‍💻 family: 👨‍👩‍👧‍👦, flag: 🇫🇷',
         combining: 'e\u0301 vs \u00e9, Å vs A\u030a',
         controls: 'nul\u0000tab\tnewline\ncr\r"quotes" \\backslash\\ {"json":[1,2]}',
@@ -133,7 +133,7 @@ export function recordContract(name: string, factory: AdapterFactory, _options?:
 
     test('readAll returns every field, as a copy', async () => {
       const key = randomKey()
-      const set = { a: '1', 'b c': '2', 'ü': '3', 'd.e:f': '' }
+      const set = { a: '1', 'b c': '2', ü: '3', 'd.e:f': '' }
       await adapter().write(key, { set, del: [], ttl: TTL })
       const all = await adapter().readAll(key)
       expect(all).toEqual(set)

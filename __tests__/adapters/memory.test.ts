@@ -106,7 +106,12 @@ describe('memoryAdapter: maxEntries', () => {
       await adapter.write(k5, value('5'))
       expect(adapter.size).toBe(3)
       await expect(adapter.load(k1, ['f'])).resolves.toBeUndefined()
-      for (const [key, v] of [[k4, '4'], [k3, '3b'], [k5, '5']] as const) await expect(adapter.load(key, ['f'])).resolves.toEqual([v])
+      for (const [key, v] of [
+        [k4, '4'],
+        [k3, '3b'],
+        [k5, '5'],
+      ] as const)
+        await expect(adapter.load(key, ['f'])).resolves.toEqual([v])
     } finally {
       await adapter.close()
     }

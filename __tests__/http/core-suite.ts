@@ -27,7 +27,8 @@ export const counter: Handler = (req, res) => {
 }
 
 /** Answers the data of `req.stash`, as `Object.keys`/`JSON.stringify` see it. */
-export const show: Handler = (req, res) => sendJson(res, { keys: Object.keys(req.stash), json: JSON.parse(JSON.stringify(req.stash)) })
+export const show: Handler = (req, res) =>
+  sendJson(res, { keys: Object.keys(req.stash), json: JSON.parse(JSON.stringify(req.stash)) })
 
 /**
  * The HTTP behaviour of DESIGN §2–§4 (persistence, cost, dirty tracking, routes, cookies),
@@ -61,7 +62,10 @@ export function runCoreSuite(framework: Framework, makeAdapter: () => StashAdapt
       await client.get('/count').expect(200)
       expect(adapter.calls.map((c) => c.method)).toEqual(['write'])
       adapter.reset()
-      await client.get('/read').expect(noStashCookie).expect(200, { keys: ['count'], json: { count: 1 } })
+      await client
+        .get('/read')
+        .expect(noStashCookie)
+        .expect(200, { keys: ['count'], json: { count: 1 } })
       expect(adapter.calls.map((c) => c.method)).toEqual(['load'])
       adapter.reset()
       await client.get('/count').expect(noStashCookie).expect(200, { count: 2 })
@@ -102,7 +106,9 @@ export function runCoreSuite(framework: Framework, makeAdapter: () => StashAdapt
       await client.get('/nested').expect(200)
       const write = adapter.calls.find((c) => c.method === 'write')!
       expect(Object.keys((write.args[1] as { set: object }).set)).toEqual(['profile'])
-      await client.get('/').expect(200, { keys: ['profile', 'tags'], json: { profile: { name: 'ada', langs: ['en', 'fr'] }, tags: ['a'] } })
+      await client
+        .get('/')
+        .expect(200, { keys: ['profile', 'tags'], json: { profile: { name: 'ada', langs: ['en', 'fr'] }, tags: ['a'] } })
     })
 
     it('keeps undeclared keys for the request only, and removes deleted stored keys', async () => {
@@ -136,11 +142,25 @@ export function runCoreSuite(framework: Framework, makeAdapter: () => StashAdapt
         } catch (err) {
           assignment = (err as Error).constructor.name
         }
-        sendJson(res, { keys: Object.keys(req.stash), json: JSON.stringify(req.stash), spread: { ...req.stash }, methods, assignment, available: req.stash.available })
+        sendJson(res, {
+          keys: Object.keys(req.stash),
+          json: JSON.stringify(req.stash),
+          spread: { ...req.stash },
+          methods,
+          assignment,
+          available: req.stash.available,
+        })
       })
       await http()
         .get('/')
-        .expect(200, { keys: ['a'], json: '{"a":1}', spread: { a: 1 }, methods: ['function', 'function', 'function', 'function'], assignment: 'TypeError', available: true })
+        .expect(200, {
+          keys: ['a'],
+          json: '{"a":1}',
+          spread: { a: 1 },
+          methods: ['function', 'function', 'function', 'function'],
+          assignment: 'TypeError',
+          available: true,
+        })
     })
 
     it('route() works alone, and on top of the global stash loads only the new keys', async () => {

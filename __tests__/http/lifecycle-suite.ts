@@ -120,7 +120,9 @@ export function runLifecycleSuite(framework: Framework, makeAdapter: () => Stash
       const client = agent()
       await client.get('/count').expect(200)
       const cookie = (await client.get('/count')).request.cookies
-      const results = await Promise.all(Array.from({ length: 40 }, () => request(app.listener).post('/hit').set('Cookie', cookie)))
+      const results = await Promise.all(
+        Array.from({ length: 40 }, () => request(app.listener).post('/hit').set('Cookie', cookie)),
+      )
       expect(results.map((r) => r.body.hits).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1))
       await client.get('/').expect(200, { keys: ['hits', 'count'], json: { hits: 40, count: 2 } })
       const undeclared = await client.post('/undeclared').expect(200)
@@ -191,7 +193,11 @@ export function runLifecycleSuite(framework: Framework, makeAdapter: () => Stash
       })
       const first = await strict.http().get('/count').expect(200, { count: 1 })
       adapter.failing.add('load')
-      await strict.http().get('/count').set('Cookie', cookiePair(first)).expect(stashError(503, 'ERR_STASH_UNAVAILABLE', 'store down'))
+      await strict
+        .http()
+        .get('/count')
+        .set('Cookie', cookiePair(first))
+        .expect(stashError(503, 'ERR_STASH_UNAVAILABLE', 'store down'))
       await lenient.http().get('/count').set('Cookie', cookiePair(first)).expect(200, { available: false }).expect(noStashCookie)
       await sleep(10)
       expect(errors).toEqual([expect.objectContaining({ code: 'ERR_STASH_UNAVAILABLE' })])
@@ -220,7 +226,9 @@ export function runLifecycleSuite(framework: Framework, makeAdapter: () => Stash
     it('binds the stash to sessionKey: missing value is an error, another session sees nothing', async () => {
       const { app, http } = setup({ storedKeys: ['count'], sessionKey: (req) => req.headers['x-user'] as string | undefined })
       app.route('GET', '/count', counter)
-      await http().get('/count').expect(stashError(500, 'ERR_STASH_SESSION_KEY', 'sessionKey has no value'))
+      await http()
+        .get('/count')
+        .expect(stashError(500, 'ERR_STASH_SESSION_KEY', 'sessionKey has no value'))
       const ada = await http().get('/count').set('X-User', 'ada').expect(200, { count: 1 })
       await http().get('/count').set('X-User', 'ada').set('Cookie', cookiePair(ada)).expect(200, { count: 2 })
       await http().get('/count').set('X-User', 'eve').set('Cookie', cookiePair(ada)).expect(200, { count: 1 })

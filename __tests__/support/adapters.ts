@@ -12,7 +12,10 @@ const METHODS: Method[] = ['load', 'write', 'compareAndSet', 'touch', 'readAll',
 /** Wraps an adapter and records every call, to prove how many store calls a request costs. */
 export function countingAdapter(inner: StashAdapter): StashAdapter & { calls: AdapterCall[]; reset(): void } {
   const calls: AdapterCall[] = []
-  const wrapper = { kind: inner.kind, calls, reset: () => void calls.splice(0) } as StashAdapter & { calls: AdapterCall[]; reset(): void }
+  const wrapper = { kind: inner.kind, calls, reset: () => void calls.splice(0) } as StashAdapter & {
+    calls: AdapterCall[]
+    reset(): void
+  }
   for (const method of METHODS) {
     ;(wrapper as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
       calls.push({ method, args })

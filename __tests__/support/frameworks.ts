@@ -24,7 +24,12 @@ export interface Framework {
 }
 
 /** Answers errors as JSON `{ code, message }` with the error's status, the way apps usually do. */
-function errorHandler(err: { status?: number; code?: string; message?: string }, _req: IncomingMessage, res: ServerResponse, _next: Next): void {
+function errorHandler(
+  err: { status?: number; code?: string; message?: string },
+  _req: IncomingMessage,
+  res: ServerResponse,
+  _next: Next,
+): void {
   sendJson(res, { code: err.code, message: err.message }, err.status ?? 500)
 }
 

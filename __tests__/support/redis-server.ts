@@ -16,18 +16,18 @@
  * For a Redis Cluster see `startRedisCluster()` in ./redis-cluster.js.
  * @module
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { findFreePort, requireExecutable } from './redis-process.js';
-import { PortInUseError, RedisInstance, type ArgsBuilder, type RedisServer } from './redis-instance.js';
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { findFreePort, requireExecutable } from './redis-process.js'
+import { PortInUseError, RedisInstance, type ArgsBuilder, type RedisServer } from './redis-instance.js'
 
-export type { RedisServer } from './redis-instance.js';
+export type { RedisServer } from './redis-instance.js'
 
 /** Options for {@link startRedis}. */
 export interface StartRedisOptions {
   /** Extra `redis-server` arguments, e.g. `['--maxmemory', '1mb']`. */
-  args?: string[];
+  args?: string[]
 }
 
 /**
@@ -36,25 +36,25 @@ export interface StartRedisOptions {
  * @internal Shared with ./redis-cluster.js.
  */
 export async function launchRedis(options: {
-  args?: ArgsBuilder;
-  busPort?: boolean;
-  avoid?: ReadonlySet<number>;
+  args?: ArgsBuilder
+  busPort?: boolean
+  avoid?: ReadonlySet<number>
 }): Promise<RedisInstance> {
-  requireExecutable('redis-server');
-  let lastError: unknown;
+  requireExecutable('redis-server')
+  let lastError: unknown
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await findFreePort({ busPort: options.busPort, avoid: options.avoid });
-    const server = new RedisInstance(port, mkdtempSync(join(tmpdir(), `express-stash-redis-${port}-`)), options.args);
+    const port = await findFreePort({ busPort: options.busPort, avoid: options.avoid })
+    const server = new RedisInstance(port, mkdtempSync(join(tmpdir(), `express-stash-redis-${port}-`)), options.args)
     try {
-      await server.launch();
-      return server;
+      await server.launch()
+      return server
     } catch (err) {
-      await server.stop();
-      if (!(err instanceof PortInUseError)) throw err;
-      lastError = err;
+      await server.stop()
+      if (!(err instanceof PortInUseError)) throw err
+      lastError = err
     }
   }
-  throw new Error(`could not start redis-server after 5 attempts: ${String(lastError)}`);
+  throw new Error(`could not start redis-server after 5 attempts: ${String(lastError)}`)
 }
 
 /**
@@ -66,16 +66,16 @@ export async function launchRedis(options: {
  * @throws Error if `redis-server` is not on PATH or does not come up (the message includes its output).
  */
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
-  const extra = options.args ?? [];
-  return launchRedis({ args: () => [...extra] });
+  const extra = options.args ?? []
+  return launchRedis({ args: () => [...extra] })
 }
 
 /** A Redis URL for tests plus the matching cleanup. */
 export interface TestRedisUrl {
   /** `redis://...` URL to connect to. */
-  url: string;
+  url: string
   /** Stops the server started for this URL; a no-op when the URL came from `REDIS_URL`. */
-  stop(): Promise<void>;
+  stop(): Promise<void>
 }
 
 /**
@@ -85,8 +85,8 @@ export interface TestRedisUrl {
  * key prefixes rather than flushing.
  */
 export async function redisUrlForTests(): Promise<TestRedisUrl> {
-  const fromEnv = process.env['REDIS_URL'];
-  if (fromEnv !== undefined && fromEnv !== '') return { url: fromEnv, stop: async () => {} };
-  const server = await startRedis();
-  return { url: server.url, stop: () => server.stop() };
+  const fromEnv = process.env['REDIS_URL']
+  if (fromEnv !== undefined && fromEnv !== '') return { url: fromEnv, stop: async () => {} }
+  const server = await startRedis()
+  return { url: server.url, stop: () => server.stop() }
 }

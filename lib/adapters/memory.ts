@@ -27,7 +27,9 @@ class MemoryTable {
   private sweeping: Promise<number> | undefined
   private readonly timer: NodeJS.Timeout
 
-  constructor(readonly settings: Required<Omit<MemoryAdapterOptions, 'name' | 'maxEntries'>> & { maxEntries: number | undefined }) {
+  constructor(
+    readonly settings: Required<Omit<MemoryAdapterOptions, 'name' | 'maxEntries'>> & { maxEntries: number | undefined },
+  ) {
     this.timer = setInterval(() => void this.sweep(), settings.cleanupInterval)
     this.timer.unref()
   }
@@ -89,7 +91,8 @@ class MemoryTable {
 
 const REGISTRY_KEY = Symbol.for('express-stash.memory-tables')
 // Shared through globalThis so that CommonJS and ESM copies of the package see one registry.
-const registry: Map<string, MemoryTable> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Map<string, MemoryTable>) ??
+const registry: Map<string, MemoryTable> =
+  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Map<string, MemoryTable>) ??
   ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Map<string, MemoryTable>())
 
 /** The memory adapter: also exposes `sweep()` (run a sweep now) and `size` (records held). */
@@ -113,7 +116,10 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
   const name = options.name
   let table = name === undefined ? undefined : registry.get(name)
   if (table !== undefined && JSON.stringify(table.settings) !== JSON.stringify(settings)) {
-    throw optionError('memoryAdapter.name', `unique, or used with the same options: "${name}" exists with ${JSON.stringify(table.settings)}`)
+    throw optionError(
+      'memoryAdapter.name',
+      `unique, or used with the same options: "${name}" exists with ${JSON.stringify(table.settings)}`,
+    )
   }
   if (table === undefined) {
     table = new MemoryTable(settings)
@@ -152,7 +158,12 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
       const current = table.get(key, now)?.fields.get(swap.field)
       if (current !== swap.expected) return { ok: false, current }
       const { field, next, ttl, maxBytes } = swap
-      applyChange(table, key, { set: next === undefined ? {} : { [field]: next }, del: next === undefined ? [field] : [], ttl, maxBytes }, now)
+      applyChange(
+        table,
+        key,
+        { set: next === undefined ? {} : { [field]: next }, del: next === undefined ? [field] : [], ttl, maxBytes },
+        now,
+      )
       return { ok: true }
     },
     async touch(key, ttl) {
@@ -204,7 +215,8 @@ function resolve(options: MemoryAdapterOptions): MemoryTable['settings'] {
   const integer = (key: 'cleanupInterval' | 'cleanupBatchSize' | 'maxEntries', fallback: number | undefined) => {
     const value = options[key]
     if (value === undefined) return fallback
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw optionError(`memoryAdapter.${key}`, 'a positive integer', value)
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0)
+      throw optionError(`memoryAdapter.${key}`, 'a positive integer', value)
     return value
   }
   return {

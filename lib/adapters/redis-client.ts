@@ -129,7 +129,9 @@ export async function bounded<T>(driver: RedisDriver, timeout: number, call: () 
   const deadline = Date.now() + timeout
   if (!(await driver.ready(timeout))) {
     const reason = driver.lastError === undefined ? '' : `: ${driver.lastError.message}`
-    throw new StashUnavailableError(`${driver.label} client is not connected (waited ${timeout} ms)${reason}`, { cause: driver.lastError })
+    throw new StashUnavailableError(`${driver.label} client is not connected (waited ${timeout} ms)${reason}`, {
+      cause: driver.lastError,
+    })
   }
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(

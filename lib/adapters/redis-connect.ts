@@ -5,7 +5,9 @@ import { driverFor, type IoRedisClient, type NodeRedisClient, type RedisDriver }
 const NODE_REDIS = 'redis'
 const IOREDIS = 'ioredis'
 
-type NodeRedisModule = { createClient(options: Record<string, unknown>): NodeRedisClient & Emitter & { connect(): Promise<unknown> } }
+type NodeRedisModule = {
+  createClient(options: Record<string, unknown>): NodeRedisClient & Emitter & { connect(): Promise<unknown> }
+}
 type IoRedisModule = { default: new (url: string, options: Record<string, unknown>) => IoRedisClient & Emitter }
 type Emitter = { on(event: 'error', listener: (err: Error) => void): unknown }
 

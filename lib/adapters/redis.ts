@@ -82,7 +82,15 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     },
     async compareAndSet(record, swap): Promise<CompareAndSetResult> {
       const { field, expected, next, ttl, maxBytes } = swap
-      const args = [field, expected === undefined ? '0' : '1', expected ?? '', next === undefined ? '0' : '1', next ?? '', String(ttl), String(maxBytes ?? 0)]
+      const args = [
+        field,
+        expected === undefined ? '0' : '1',
+        expected ?? '',
+        next === undefined ? '0' : '1',
+        next ?? '',
+        String(ttl),
+        String(maxBytes ?? 0),
+      ]
       const [status, value] = (await script(COMPARE_AND_SET, [key(record)], args)) as [number, string | number | null]
       if (status === 2) throw tooLargeError(Number(value), maxBytes!)
       return status === 1 ? { ok: true } : { ok: false, current: (value as string | null) ?? undefined }
@@ -128,7 +136,11 @@ interface ResolvedRedisOptions {
 
 function resolve(connection: RedisConnection, options: RedisAdapterOptions): ResolvedRedisOptions {
   const given: Record<string, unknown> =
-    typeof connection === 'string' ? { url: connection, ...options } : typeof connection === 'object' && connection !== null ? { ...connection, ...options } : {}
+    typeof connection === 'string'
+      ? { url: connection, ...options }
+      : typeof connection === 'object' && connection !== null
+        ? { ...connection, ...options }
+        : {}
   const { prefix = DEFAULT_PREFIX, timeout = DEFAULT_TIMEOUT, url, client, ...clientOptions } = given
   if (typeof prefix !== 'string') throw optionError('redisAdapter.prefix', 'a string', prefix)
   if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout <= 0) {
@@ -142,7 +154,9 @@ function resolve(connection: RedisConnection, options: RedisAdapterOptions): Res
   }
   if (client !== undefined) {
     if (Object.keys(clientOptions).length > 0) {
-      throw new TypeError(`express-stash: unknown option \`redisAdapter.${Object.keys(clientOptions)[0]}\` (client options go with \`url\`, not \`client\`)`)
+      throw new TypeError(
+        `express-stash: unknown option \`redisAdapter.${Object.keys(clientOptions)[0]}\` (client options go with \`url\`, not \`client\`)`,
+      )
     }
     if (typeof client !== 'object' || client === null) throw optionError('redisAdapter.client', 'a Redis client', client)
     driverFor(client as RedisClientLike) // validates the shape now

@@ -57,15 +57,7 @@ export function driverFor(client: RedisClientLike): RedisDriver {
       close: async () => void (await io.quit()),
     }
   }
-  if (typeof any.sendCommand === 'function' && typeof any.isReady === 'boolean') {
-    const node = client as NodeRedisClient
-    return {
-      label: 'node-redis',
-      ready: readiness(client, () => node.isReady),
-      command: (_key, args) => node.sendCommand(args),
-      close: () => closeNodeRedis(node),
-    }
-  }
+  // A node-redis cluster client has `isReady` too (v6): recognize it by its masters first.
   if (typeof any.sendCommand === 'function' && ('masters' in any || typeof any.getMasters === 'function')) {
     const cluster = client as NodeRedisCluster
     return {
@@ -74,6 +66,15 @@ export function driverFor(client: RedisClientLike): RedisDriver {
       ready: async () => true,
       command: (key, args) => cluster.sendCommand(key, false, args),
       close: () => closeNodeRedis(cluster),
+    }
+  }
+  if (typeof any.sendCommand === 'function' && typeof any.isReady === 'boolean') {
+    const node = client as NodeRedisClient
+    return {
+      label: 'node-redis',
+      ready: readiness(client, () => node.isReady),
+      command: (_key, args) => node.sendCommand(args),
+      close: () => closeNodeRedis(node),
     }
   }
   throw new TypeError(

@@ -10,11 +10,11 @@ function script(source: string): RedisScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') }
 }
 
-// Shared Lua: push the expiry to at least `ttl` seconds from now, never shorten it (EXPIRE GT,
-// which Redis < 7 lacks), and measure a record as the bytes of its field names and values.
+// Shared Lua: push the expiry to at least `ttl` seconds from now, never shorten it (like EXPIRE
+// GT, which Redis < 7 lacks; compared in milliseconds so rounding never cuts it short), and measure a record as the bytes of its field names and values.
 const HELPERS = `
 local function extend(key, ttl)
-  if ttl > 0 and redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+  if ttl > 0 and redis.call('PTTL', key) < ttl * 1000 then redis.call('PEXPIRE', key, ttl * 1000) end
 end
 local function size_after(key, del, set)
   local size = 0

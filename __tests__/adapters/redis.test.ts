@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto'
+import Redis from 'ioredis'
+import { createClient } from 'redis'
+import { redisAdapter, StashUnavailableError, type RedisAdapter } from '../../lib/index.js'
+import { startRedis, type RedisServer } from '../support/redis-server.js'
+import { runAdapterContract } from './contract.js'
+
+let server: RedisServer
+let nodeRedis: ReturnType<typeof createClient>
+let ioredis: Redis
+const prefix = () => `test:${randomBytes(6).toString('base64url')}:`
+
+beforeAll(async () => {
+  server = await startRedis()
+  // Applications own their clients' error listeners; these tests break the server on purpose.
+  nodeRedis = createClient({ url: server.url })
+  nodeRedis.on('error', () => {})
+  await nodeRedis.connect()
+  ioredis = new Redis(server.url).on('error', () => {})
+})
+
+afterAll(async () => {
+  await nodeRedis?.close()
+  await ioredis?.quit()
+  await server?.stop()
+})
+
+runAdapterContract('redis via node-redis', () => redisAdapter({ client: nodeRedis, prefix: prefix() }))
+runAdapterContract('redis via ioredis', () => redisAdapter({ client: ioredis, prefix: prefix() }))
+runAdapterContract('redis via URL', () => redisAdapter(server.url, { prefix: prefix() }))
+
+describe('redisAdapter', () => {
+  const write = (adapter: RedisAdapter, record: string) => adapter.write(record, { set: { a: '1' }, del: [], ttl: 60 })
+
+  it('stores one hash per record under the prefix, with one field per key', async () => {
+    const adapter = redisAdapter({ client: nodeRedis, prefix: 'layout:' })
+    await adapter.write('rec', { set: { cart: '[1]', theme: '"dark"' }, del: [], ttl: 30 })
+    expect(await nodeRedis.sendCommand(['TYPE', 'layout:rec'])).toBe('hash')
+    expect(await nodeRedis.hGetAll('layout:rec')).toEqual({ cart: '[1]', theme: '"dark"' })
+    const ttl = Number(await nodeRedis.sendCommand(['TTL', 'layout:rec']))
+    expect(ttl).toBeGreaterThan(28)
+    expect(ttl).toBeLessThanOrEqual(30)
+    await adapter.close()
+  })
+
+  it('leaves a handed-in client open, and closes a client it created', async () => {
+    const handed = redisAdapter({ client: nodeRedis })
+    await write(handed, 'open')
+    await handed.close()
+    expect(nodeRedis.isReady).toBe(true)
+    const clientsBefore = await connectedClients()
+    const owned = redisAdapter({ url: server.url, name: 'owned-by-stash' })
+    await write(owned, 'owned')
+    expect(await connectedClients()).toContain('owned-by-stash') // client options reach the client
+    await owned.close()
+    expect(await connectedClients()).toEqual(clientsBefore)
+    await expect(owned.load('owned', ['a'])).rejects.toMatchObject({ code: 'ERR_STASH_CLOSED' })
+  })
+
+  it('connects with a user and password in the URL, and reports a wrong one as the cause', async () => {
+    await server.cli('ACL', 'SETUSER', 'stasher', 'on', '>s3cret', '~*', '+@all')
+    const good = redisAdapter(`redis://stasher:s3cret@127.0.0.1:${server.port}`, { timeout: 2000 })
+    await write(good, 'acl')
+    expect(await good.load('acl', ['a'])).toEqual(['1'])
+    await good.close()
+    const bad = redisAdapter(`redis://stasher:wrong@127.0.0.1:${server.port}`, { timeout: 500 })
+    const err = await bad.load('acl', ['a']).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StashUnavailableError)
+    expect(String((err as Error).message)).toMatch(/WRONGPASS|invalid username-password/)
+    await bad.close()
+  })
+
+  it('bounds every call by the timeout when the server stops answering', async () => {
+    const adapter = redisAdapter({ client: ioredis, timeout: 300 })
+    await write(adapter, 'slow')
+    await server.pause()
+    try {
+      const started = Date.now()
+      const results = await Promise.allSettled([
+        adapter.load('slow', ['a']),
+        adapter.write('slow', { set: { b: '2' }, del: [], ttl: 60 }),
+      ])
+      expect(Date.now() - started).toBeLessThan(800)
+      expect(results.map((r) => (r as PromiseRejectedResult).reason)).toEqual([
+        expect.any(StashUnavailableError),
+        expect.any(StashUnavailableError),
+      ])
+    } finally {
+      await server.resume()
+    }
+    expect(await adapter.load('slow', ['a'])).toEqual(['1'])
+  })
+
+  it('fails fast without queueing while the server is down, and recovers when it returns', async () => {
+    const adapter = redisAdapter(server.url, { timeout: 400 })
+    await write(adapter, 'down')
+    await server.kill()
+    try {
+      const started = Date.now()
+      await expect(adapter.write('down', { set: { late: 'x' }, del: [], ttl: 60 })).rejects.toBeInstanceOf(StashUnavailableError)
+      expect(Date.now() - started).toBeLessThan(900)
+    } finally {
+      await server.restart()
+    }
+    await waitFor(async () => (await adapter.load('down', ['a']).catch(() => 'unavailable')) === undefined)
+    expect(await adapter.readAll('down')).toBeUndefined() // a fresh server; the refused write never landed later
+    await adapter.close()
+    // The shared clients reconnect too.
+    await waitFor(async () => nodeRedis.isReady && ioredis.status === 'ready')
+  })
+
+  it.each([
+    [{ url: 'http://x' }, /`redisAdapter.url` must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{}, /a URL string, \{ url, ...clientOptions \} or \{ client \}/],
+    [{ url: 'redis://x', client: {} }, /a URL string/],
+    [{ client: {} }, /must be a node-redis client or cluster/],
+    [{ client: { status: 'ready', call() {}, quit() {} }, name: 'x' }, /unknown option `redisAdapter.name`/],
+    [{ url: 'redis://x', timeout: 0 }, /`redisAdapter.timeout`/],
+    [{ url: 'redis://x', prefix: 3 }, /`redisAdapter.prefix`/],
+  ])('refuses %j with a TypeError', (connection, message) => {
+    expect(() => redisAdapter(connection as never)).toThrow(TypeError)
+    expect(() => redisAdapter(connection as never)).toThrow(message)
+  })
+
+  async function connectedClients(): Promise<string[]> {
+    const list = String(await nodeRedis.sendCommand(['CLIENT', 'LIST']))
+    return [...list.matchAll(/ name=(\S*)/g)].map((m) => m[1]!).filter((name) => name !== '')
+  }
+})
+
+async function waitFor(condition: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}

@@ -7,4 +7,6 @@ module.exports = {
   // Sources import with `.js` extensions (for the ESM build); map them back to the .ts files.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 30_000,
+  // Most tests wait on real Redis servers and short real TTLs, not on the CPU.
+  maxWorkers: 2,
 }

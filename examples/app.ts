@@ -1,12 +1,13 @@
 /**
  * The express-stash example: a per-client counter and a small cart with its own TTL, on the
- * embedded memory adapter.
+ * embedded memory adapter, or on Redis when REDIS_URL is set.
  *
- *   npm run example            # http://localhost:3000
+ *   npm run example                                  # http://localhost:3000, memory
+ *   REDIS_URL=redis://localhost:6379 npm run example # the same app on Redis
  *   curl -c jar -b jar localhost:3000/count
  */
 import express from 'express'
-import { createStash } from 'express-stash'
+import { createStash, memoryAdapter, redisAdapter } from 'express-stash'
 
 declare module 'express-stash' {
   interface StashData {
@@ -15,7 +16,9 @@ declare module 'express-stash' {
   }
 }
 
+const redisUrl = process.env.REDIS_URL
 const stash = createStash({
+  adapter: redisUrl ? redisAdapter(redisUrl) : memoryAdapter(),
   secret: process.env.STASH_SECRET ?? 'example secret: set STASH_SECRET in production',
   storedKeys: ['count'], // persisted on every route
   ttl: 300, // seconds of inactivity
@@ -55,7 +58,7 @@ app.delete('/cart', cart, (req, res) => {
 
 const port = Number(process.env.PORT ?? 3000)
 const server = app.listen(port, () => {
-  console.log(`express-stash example listening on http://localhost:${port}`)
+  console.log(`express-stash example listening on http://localhost:${port} (${redisUrl ? `Redis at ${redisUrl}` : 'memory'})`)
 })
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

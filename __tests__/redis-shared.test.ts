@@ -2,6 +2,7 @@ import './support/stash-data.js'
 import express from 'express'
 import request from 'supertest'
 import { createStash, redisAdapter, type StashMiddleware } from '../lib/index.js'
+import { recordKeyOf } from '../lib/ids.js'
 import { cookiePair, idOf } from './support/http.js'
 import { startRedis, type RedisServer } from './support/redis-server.js'
 
@@ -68,4 +69,17 @@ it('never stores the raw stash ID in Redis', async () => {
   expect(dump).toMatch(/^stash:/m)
   expect(dump).not.toContain(id)
   for (const key of dump.split('\n')) expect(await server.cli('HGETALL', key)).not.toContain(id)
+})
+
+it('ignores, removes and reports values written into a live record behind its back', async () => {
+  const { app, stash } = instance()
+  const errors: { code?: string }[] = []
+  stash.on('error', (err) => errors.push(err))
+  const cookie = cookiePair(await request(app).get('/count'))
+  const key = 'stash:' + recordKeyOf(idOf(cookie), undefined)
+  expect(await server.cli('HEXISTS', key, 'count')).toBe('1')
+  await server.cli('HSET', key, 'count', '999', 'hits', 'garbage')
+  await request(app).get('/').set('Cookie', cookie).expect(200, {})
+  expect(errors.map((e) => e.code)).toEqual(['ERR_STASH_CORRUPT', 'ERR_STASH_CORRUPT'])
+  expect(await server.cli('EXISTS', key)).toBe('0') // both fields removed, so the record is gone
 })

@@ -41,6 +41,36 @@ describe('the value codec', () => {
   })
 })
 
+describe('the value codec with encryption', () => {
+  const codec = createCodec(['secret'], undefined)
+  const encrypted = createCodec(['secret'], undefined, true)
+
+  it('encrypts with a fresh IV each time and decrypts bound to record and field', () => {
+    const a = encrypted.encode('rec', 'card', '"4111"')
+    const b = encrypted.encode('rec', 'card', '"4111"')
+    expect(a).toMatch(/^!\.[A-Za-z0-9_-]+$/)
+    expect(a).not.toBe(b)
+    expect(a).not.toContain('4111')
+    expect(encrypted.decode('rec', 'card', a)).toEqual({ kind: 'value', json: '"4111"', value: '4111' })
+    expect(encrypted.decode('other', 'card', a)).toMatchObject({ kind: 'corrupt' })
+    expect(encrypted.decode('rec', 'pin', a)).toMatchObject({ kind: 'corrupt' })
+    expect(encrypted.decode('rec', 'card', a.slice(0, -3) + (a.endsWith('A') ? 'BBB' : 'AAA'))).toMatchObject({ kind: 'corrupt' })
+    expect(encrypted.decode('rec', 'card', '!.AAAA')).toMatchObject({ kind: 'corrupt' })
+  })
+
+  it('reads both forms, so encryption can be switched on or off on a live store', () => {
+    expect(encrypted.decode('rec', 'k', codec.encode('rec', 'k', '1'))).toMatchObject({ kind: 'value', value: 1 })
+    expect(codec.decode('rec', 'k', encrypted.encode('rec', 'k', '1'))).toMatchObject({ kind: 'value', value: 1 })
+  })
+
+  it('decrypts with an old secret while it is listed, and knows other versions', () => {
+    const old = createCodec(['old'], '1', true).encode('rec', 'k', '1')
+    expect(createCodec(['new', 'old'], '1', true).decode('rec', 'k', old)).toMatchObject({ kind: 'value', value: 1 })
+    expect(createCodec(['new'], '1', true).decode('rec', 'k', old)).toMatchObject({ kind: 'corrupt' })
+    expect(createCodec(['old'], '2', true).decode('rec', 'k', old)).toEqual({ kind: 'other-version' })
+  })
+})
+
 describe('parseJson', () => {
   it.each([
     '{"__proto__":{"polluted":true}}',

@@ -3,8 +3,11 @@
  * (one field per stored key) with a single expiry. Values reach the adapter already serialized
  * and authenticated, so an adapter only moves strings; memory and Redis behave identically.
  *
- * Record keys are opaque URL-safe strings made by express-stash (a hash of the stash ID, never
- * the ID itself). Every per-request call touches exactly one record.
+ * Record keys are made by express-stash from a hash of the stash ID, never the ID itself. Every
+ * per-request call touches exactly one record. A stash bound to a session is keyed
+ * `{<owner>}<hash>`: the part in braces names its owner ({@link ownerOfKey}). Adapters keep an
+ * index of each owner's records, expiring with them, for `ownerKeys` and `deleteOwner`; on Redis
+ * the braces are the hash tag that keeps an owner's records and index in one Cluster slot.
  *
  * Expiry never shrinks: "set the ttl" always means "expire no earlier than `ttl` seconds from now"
  * (Redis `EXPIRE ... GT`), so a route with a long ttl is not cut short by a route with a short one.
@@ -55,6 +58,22 @@ export interface StashAdapter {
 
   /** Releases what the adapter opened (timers, clients it created). Safe to call twice. */
   close(): Promise<void>
+
+  /** Admin: every live record key, in batches (never blocking the store, e.g. SCAN). */
+  keys?(): AsyncIterable<string[]>
+  /** Admin: deletes every record of this adapter (and nothing else); resolves to how many. */
+  clear?(): Promise<number>
+  /** Admin: the live record keys of one owner. */
+  ownerKeys?(owner: string): Promise<string[]>
+  /** Admin: deletes every record of one owner; resolves to how many. */
+  deleteOwner?(owner: string): Promise<number>
+}
+
+/** The owner named by a record key (`{owner}hash`), or undefined for a stash bound to no session. */
+export function ownerOfKey(key: string): string | undefined {
+  if (key[0] !== '{') return undefined
+  const end = key.indexOf('}')
+  return end > 1 ? key.slice(1, end) : undefined
 }
 
 /** A change set for {@link StashAdapter.write}. */

@@ -1,8 +1,12 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /** Base64url characters of a value MAC: HMAC-SHA256 truncated to 128 bits. */
 const MAC_CHARS = 22
 const MAC_BYTES = 16
+/** First character of an encrypted value (never a base64url character, so never a MAC's). */
+const ENCRYPTED = '!'
+const IV_BYTES = 12
+const TAG_BYTES = 16
 // Keys that could reach an object's prototype when restored data is merged somewhere.
 const POLLUTING_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 // A cheap pre-check; `\u` catches keys spelled with escapes ("\u005f_proto__").
@@ -20,6 +24,10 @@ export type Decoded =
  * A stored field is `<mac><version tag>.<json>`: the MAC (HMAC-SHA256/128 with a key derived
  * from the secret) covers the record key, the field name, the version tag and the JSON, so a
  * value cannot be forged, altered, or moved to another record or key without detection.
+ *
+ * With encryption, a field is `!<version tag>.<base64url(iv, ciphertext, GCM tag)>`: AES-256-GCM
+ * with another derived key, the record key, field name and version tag as associated data.
+ * Both forms are always readable, so encryption can be turned on (or off) on a live store.
  */
 export interface Codec {
   /** The stored form of `json` under `field` of record `record`. */
@@ -32,10 +40,13 @@ export interface Codec {
  * Creates the codec for a list of secrets (the first signs, all verify) and an optional
  * version (stored values written under another version decode as `other-version`).
  */
-export function createCodec(secrets: readonly string[], version: string | undefined): Codec {
-  const keys = secrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, '', 'express-stash value mac', 32)))
+export function createCodec(secrets: readonly string[], version: string | undefined, encrypt = false): Codec {
+  const derive = (info: string) => secrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, '', info, 32)))
+  const keys = derive('express-stash value mac')
+  const cipherKeys = derive('express-stash value encryption')
   const tag = version === undefined ? '' : Buffer.from(version).toString('base64url')
   const signingKey = keys[0]!
+  const aad = (record: string, field: string, versionTag: string) => Buffer.from(`${record}\n${field}\n${versionTag}`)
 
   const mac = (key: Buffer, record: string, field: string, versionTag: string, json: string): Buffer =>
     createHmac('sha256', key)
@@ -50,9 +61,14 @@ export function createCodec(secrets: readonly string[], version: string | undefi
 
   return {
     encode(record, field, json) {
-      return mac(signingKey, record, field, tag, json).toString('base64url', 0, MAC_BYTES) + tag + '.' + json
+      if (!encrypt) return mac(signingKey, record, field, tag, json).toString('base64url', 0, MAC_BYTES) + tag + '.' + json
+      const iv = randomBytes(IV_BYTES)
+      const cipher = createCipheriv('aes-256-gcm', cipherKeys[0]!, iv).setAAD(aad(record, field, tag))
+      const sealed = Buffer.concat([iv, cipher.update(json, 'utf8'), cipher.final(), cipher.getAuthTag()])
+      return ENCRYPTED + tag + '.' + sealed.toString('base64url')
     },
     decode(record, field, stored) {
+      if (stored.startsWith(ENCRYPTED)) return decrypt(record, field, stored)
       const dot = stored.indexOf('.', MAC_CHARS)
       const given = Buffer.from(stored.slice(0, MAC_CHARS), 'base64url')
       if (dot < 0 || given.length !== MAC_BYTES) return { kind: 'corrupt', reason: 'not an express-stash value' }
@@ -63,13 +79,38 @@ export function createCodec(secrets: readonly string[], version: string | undefi
         timingSafeEqual(given, mac(key, record, field, versionTag, json).subarray(0, MAC_BYTES)),
       )
       if (!authentic) return { kind: 'corrupt', reason: 'authentication failed' }
-      if (versionTag !== tag) return { kind: 'other-version' }
-      try {
-        return { kind: 'value', json, value: parseJson(json) }
-      } catch (err) {
-        return { kind: 'corrupt', reason: `invalid JSON (${(err as Error).message})` }
-      }
+      return versionTag === tag ? parsed(json) : { kind: 'other-version' }
     },
+  }
+
+  function decrypt(record: string, field: string, stored: string): Decoded {
+    const dot = stored.indexOf('.')
+    const versionTag = stored.slice(ENCRYPTED.length, dot)
+    const sealed = Buffer.from(stored.slice(dot + 1), 'base64url')
+    if (dot < 0 || sealed.length < IV_BYTES + TAG_BYTES) return { kind: 'corrupt', reason: 'not an express-stash value' }
+    for (const key of cipherKeys) {
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_BYTES))
+          .setAAD(aad(record, field, versionTag))
+          .setAuthTag(sealed.subarray(sealed.length - TAG_BYTES))
+        const json = Buffer.concat([
+          decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)),
+          decipher.final(),
+        ]).toString('utf8')
+        return versionTag === tag ? parsed(json) : { kind: 'other-version' }
+      } catch {
+        // Not this secret's key (or tampered): try the next one.
+      }
+    }
+    return { kind: 'corrupt', reason: 'authentication failed' }
+  }
+}
+
+function parsed(json: string): Decoded {
+  try {
+    return { kind: 'value', json, value: parseJson(json) }
+  } catch (err) {
+    return { kind: 'corrupt', reason: `invalid JSON (${(err as Error).message})` }
   }
 }
 

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { createAdmin } from './admin.js'
 import { memoryAdapter } from './adapters/memory.js'
 import { createCodec } from './codec.js'
 import { message, optionError } from './errors.js'
@@ -36,7 +37,7 @@ export function createStash<Data extends object = StashData>(options: StashOptio
   for (const name of Object.getOwnPropertyNames(EventEmitter.prototype)) {
     if (name !== 'constructor') Object.defineProperty(stash, name, Object.getOwnPropertyDescriptor(EventEmitter.prototype, name)!)
   }
-  const runtime = new StashRuntime(resolved, adapter, secrets, createCodec(secrets, resolved.version), stash)
+  const runtime = new StashRuntime(resolved, adapter, secrets, createCodec(secrets, resolved.version, resolved.encrypt), stash)
 
   Object.defineProperties(stash, {
     route: {
@@ -51,6 +52,11 @@ export function createStash<Data extends object = StashData>(options: StashOptio
     },
     close: { value: () => adapter.close() },
   })
+  const admin = createAdmin(runtime)
+  for (const [name, value] of Object.entries(admin)) Object.defineProperty(stash, name, { value, configurable: true })
+  // `length` is also a function's arity, which Connect and Express read to tell (req, res, next)
+  // middleware from error handlers: the admin `length()` still converts to 3 in comparisons.
+  Object.defineProperty(admin.length, 'valueOf', { value: () => 3 })
   return stash
 }
 

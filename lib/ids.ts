@@ -15,9 +15,10 @@ export function sha256(value: string): string {
 
 /**
  * The record key of a stash ID: a hash of the ID, so a dump of the store yields no usable
- * cookie. A stash bound to a session (`sessionKey`) is stored under `<owner hash>.<id hash>`,
- * so the same cookie replayed from another session addresses another (empty) record.
+ * cookie. A stash bound to a session (`sessionKey`) is stored under `{<owner hash>}<id hash>`,
+ * so the same cookie replayed from another session addresses another (empty) record, and every
+ * record of one owner shares a Redis Cluster hash slot with the owner's index.
  */
 export function recordKeyOf(id: string, owner: string | undefined): string {
-  return owner === undefined ? sha256(id) : `${owner}.${sha256(id)}`
+  return owner === undefined ? sha256(id) : `{${owner}}${sha256(id)}`
 }

@@ -1,4 +1,5 @@
-export type { CompareAndSetResult, FieldSwap, RecordChange, StashAdapter } from './adapter.js'
+export type { StashAdmin, StashEntry } from './admin.js'
+export { ownerOfKey, type CompareAndSetResult, type FieldSwap, type RecordChange, type StashAdapter } from './adapter.js'
 export { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from './adapters/memory.js'
 export type { IoRedisClient, NodeRedisClient, NodeRedisCluster, RedisClientLike } from './adapters/redis-client.js'
 export { redisAdapter, type RedisAdapter, type RedisAdapterOptions, type RedisConnection } from './adapters/redis.js'

@@ -65,6 +65,11 @@ export interface StashOptions extends RouteOptions {
   onUnavailable?: 'error' | 'continue'
   /** Largest serialized stash in bytes. @default 1048576 (1 MiB) */
   maxBytes?: number
+  /**
+   * Encrypt stored values (AES-256-GCM, key derived from the secret), for state that must stay
+   * unreadable even to someone who can read the store. @default false: values are authenticated, not encrypted
+   */
+  encrypt?: boolean
 }
 
 /** The defaults of every option. */
@@ -75,6 +80,7 @@ export const DEFAULTS = Object.freeze({
   rolling: false,
   onUnavailable: 'error' as const,
   maxBytes: 1024 * 1024,
+  encrypt: false,
   cookie: Object.freeze({ name: 'stash', path: '/', httpOnly: true, sameSite: 'lax' as const, secure: 'auto' as const }),
 })
 
@@ -104,6 +110,7 @@ export interface ResolvedOptions {
   version: string | undefined
   onUnavailable: 'error' | 'continue'
   maxBytes: number
+  encrypt: boolean
 }
 
 const STASH_OPTIONS = new Set([
@@ -118,6 +125,7 @@ const STASH_OPTIONS = new Set([
   'version',
   'onUnavailable',
   'maxBytes',
+  'encrypt',
 ])
 const ROUTE_OPTIONS = new Set(['storedKeys', 'ttl'])
 const COOKIE_OPTIONS = new Set(['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority'])
@@ -144,6 +152,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     version: version === undefined ? undefined : String(version),
     onUnavailable: oneOf(o.onUnavailable, 'onUnavailable', ['error', 'continue'] as const) ?? DEFAULTS.onUnavailable,
     maxBytes: o.maxBytes === undefined ? DEFAULTS.maxBytes : positiveInteger(o.maxBytes, 'maxBytes'),
+    encrypt: resolveBoolean(o.encrypt, 'encrypt', DEFAULTS.encrypt),
   }
 }
 

@@ -27,6 +27,8 @@ export class RequestState {
   readonly keys = new Set<string>()
   /** JSON of each stored key as the store holds it (after load or our own writes). */
   private readonly snapshot = new Map<string, string>()
+  /** Each stored key's value exactly as stored (encoded), the `expected` of `update()`. */
+  private stored = new Map<string, string>()
   /** The ID the client holds and the store knows; undefined for a fresh stash. */
   private id: string | undefined
   private record: string | undefined
@@ -78,6 +80,7 @@ export class RequestState {
       const key = keys[i]!
       const stored = values[i]
       if (stored === undefined) continue
+      this.stored.set(key, stored)
       const decoded = codec.decode(record, key, stored)
       if (decoded.kind === 'other-version') {
         await this.runtime.call(() => adapter.delete(record))
@@ -170,6 +173,7 @@ export class RequestState {
           this.runtime.report(corruptError(field, decoded.kind === 'corrupt' ? decoded.reason : 'written under another version'))
       }
       await this.runtime.call(() => adapter.move(from, to, fields, this.ttl), 'write')
+      this.stored = new Map(Object.entries(fields))
       this.id = id
       this.record = to
       this.issued = true
@@ -188,8 +192,7 @@ export class RequestState {
       if (!this.available) throw this.runtime.unavailableWrite()
       if (!this.persisted) this.issueIfNeeded()
       const record = this.record!
-      const known = this.snapshot.get(key)
-      let expected = known === undefined || known === CORRUPT ? undefined : codec.encode(record, key, known)
+      let expected = this.stored.get(key)
       for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
         const decoded = expected === undefined ? undefined : codec.decode(record, key, expected)
         const current = decoded?.kind === 'value' ? decoded.value : undefined
@@ -204,9 +207,11 @@ export class RequestState {
           const data = this.data as unknown as Record<string, unknown>
           if (json === undefined) {
             this.snapshot.delete(key)
+            this.stored.delete(key)
             delete data[key]
           } else {
             this.snapshot.set(key, json)
+            this.stored.set(key, stored!)
             data[key] = next
           }
           return next
@@ -254,8 +259,14 @@ export class RequestState {
       throw tooLargeError(bytes, options.maxBytes)
     }
     await this.guard(() => adapter.write(record, { set, del: changes.del, ttl: this.ttl, maxBytes: options.maxBytes }))
-    for (const [key, json] of changes.set) this.snapshot.set(key, json)
-    for (const key of changes.del) this.snapshot.delete(key)
+    for (const [key, json] of changes.set) {
+      this.snapshot.set(key, json)
+      this.stored.set(key, set[key]!)
+    }
+    for (const key of changes.del) {
+      this.snapshot.delete(key)
+      this.stored.delete(key)
+    }
   }
 
   /**
@@ -316,6 +327,7 @@ export class RequestState {
   private forgetAll(): void {
     this.forget()
     this.snapshot.clear()
+    this.stored.clear()
   }
 
   /** Runs store operations of this request one after another. */

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { StashAdmin } from './admin.js'
 import type { RouteOptions } from './options.js'
 
 /**
@@ -46,9 +47,10 @@ export type StashHandler = (req: IncomingMessage, res: ServerResponse, next: Nex
 
 /**
  * What `createStash()` returns: a middleware (`app.use(stash)`) that is also an EventEmitter
- * (`'error'`, `'unavailable'`, `'available'`) with per-route configuration and a `close()`.
+ * (`'error'`, `'unavailable'`, `'available'`), with per-route configuration, `close()` and the
+ * admin calls of {@link StashAdmin}.
  */
-export interface StashMiddleware<Data extends object = StashData> extends StashHandler, EventEmitter {
+export interface StashMiddleware<Data extends object = StashData> extends StashHandler, EventEmitter, StashAdmin {
   /**
    * A middleware for one route or router: persists `storedKeys` on top of the instance's and
    * applies `ttl`. On a request that already has a stash, it loads only the keys not loaded yet.

@@ -13,7 +13,7 @@ export { sleep }
 export type AdapterFactory = () => StashAdapter | Promise<StashAdapter>
 
 /** The composable groups of the contract suite, as named in {@link ContractOptions.without}. */
-export type ContractGroup = 'records' | 'expiry' | 'maxBytes' | 'compareAndSet'
+export type ContractGroup = 'records' | 'expiry' | 'maxBytes' | 'compareAndSet' | 'admin'
 
 /** Options of the contract suite. */
 export interface ContractOptions {

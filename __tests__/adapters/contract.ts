@@ -10,18 +10,19 @@
  * ```
  *
  * The groups can also be registered one by one ({@link recordContract}, {@link expiryContract},
- * {@link maxBytesContract}, {@link compareAndSetContract}). Each group creates its adapter from
+ * {@link maxBytesContract}, {@link compareAndSetContract}, {@link adminContract}). Each group creates its adapter from
  * the factory in `beforeAll` and closes it in `afterAll`; tests use random record keys, so they
  * never collide, even on a store shared with other test files or runs. Only the contract of
  * `lib/adapter.ts` is tested, with real short ttls (no fake timers).
  * @module
  */
+import { adminContract } from './contract-admin.js'
 import { compareAndSetContract, maxBytesContract } from './contract-limits.js'
 import { expiryContract } from './contract-expiry.js'
 import type { AdapterFactory, ContractGroup, ContractOptions } from './contract-helpers.js'
 import { recordContract } from './contract-records.js'
 
-export { compareAndSetContract, expiryContract, maxBytesContract, recordContract }
+export { adminContract, compareAndSetContract, expiryContract, maxBytesContract, recordContract }
 export type { AdapterFactory, ContractGroup, ContractOptions }
 
 const GROUPS: Record<ContractGroup, (name: string, factory: AdapterFactory, options?: ContractOptions) => void> = {
@@ -29,6 +30,7 @@ const GROUPS: Record<ContractGroup, (name: string, factory: AdapterFactory, opti
   expiry: expiryContract,
   maxBytes: maxBytesContract,
   compareAndSet: compareAndSetContract,
+  admin: adminContract,
 }
 
 /**

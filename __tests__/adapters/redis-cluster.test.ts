@@ -60,3 +60,36 @@ it.each(['node-redis', 'ioredis'])('serves a stash over HTTP on the cluster via 
   await request(app).get('/count').set('Cookie', cookiePair(first)).expect(200, { count: 1 }) // the old ID is dead
   await stash.close()
 })
+
+it.each(['node-redis', 'ioredis'])(
+  'admin on the cluster via %s: ids and clear over every master, per-user list and revoke',
+  async (kind) => {
+    const client = kind === 'node-redis' ? nodeRedis : ioredis
+    const mine = prefix()
+    const stash = createStash({
+      secret: 's',
+      storedKeys: ['n'],
+      sessionKey: (req) => req.headers['x-user'] as string,
+      adapter: redisAdapter({ client, prefix: mine }),
+    })
+    const bystander = redisAdapter({ client, prefix: prefix() })
+    await bystander.write('untouched', { set: { a: '1' }, del: [], ttl: 60 })
+    const app = express().use(stash)
+    app.get('/', (req, res) => res.json((req.stash.n = 1)))
+    app.post('/login', async (req, res) => {
+      await req.stash.rotate() // the user's records share a hash slot: one atomic script
+      res.json({})
+    })
+    const users = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6']
+    const responses = await Promise.all(users.flatMap((user) => [user, user].map((u) => request(app).get('/').set('X-User', u))))
+    await request(app).post('/login').set('X-User', 'u1').set('Cookie', cookiePair(responses[0]!)).expect(200)
+    expect(await stash.length()).toBe(12)
+    expect((await stash.listFor('u1')).map((entry) => entry.data)).toEqual([{ n: 1 }, { n: 1 }])
+    expect(await stash.revokeAll('u2')).toBe(2)
+    expect(await stash.length()).toBe(10)
+    expect(await stash.clear()).toBe(10)
+    expect(await stash.ids()).toEqual([])
+    expect(await bystander.load('untouched', ['a'])).toEqual(['1'])
+    await Promise.all([stash.close(), bystander.close()])
+  },
+)

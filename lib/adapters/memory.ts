@@ -61,6 +61,21 @@ class MemoryTable {
     }
   }
 
+  /** Live record keys in batches of `cleanupBatchSize`, yielding to the event loop in between. */
+  async *keys(filter: (key: string) => boolean = () => true): AsyncGenerator<string[]> {
+    let batch: string[] = []
+    let examined = 0
+    for (const [key, record] of this.records) {
+      if (record.expiresAt > Date.now() && filter(key)) batch.push(key)
+      if (++examined % this.settings.cleanupBatchSize === 0) {
+        if (batch.length > 0) yield batch
+        batch = []
+        await yieldToEventLoop()
+      }
+    }
+    if (batch.length > 0) yield batch
+  }
+
   /** Removes expired records, `cleanupBatchSize` examined per step, yielding in between. */
   sweep(): Promise<number> {
     this.sweeping ??= this.sweepAll().finally(() => (this.sweeping = undefined))
@@ -198,6 +213,28 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
     },
     async sweep() {
       return open().sweep()
+    },
+    keys() {
+      return open().keys()
+    },
+    async clear() {
+      const table = open()
+      const now = Date.now()
+      let live = 0
+      for (const record of table.records.values()) if (record.expiresAt > now) live++
+      table.records.clear()
+      return live
+    },
+    async ownerKeys(owner) {
+      const keys: string[] = []
+      for await (const batch of open().keys((key) => key.startsWith(`{${owner}}`))) keys.push(...batch)
+      return keys
+    },
+    async deleteOwner(owner) {
+      const table = open()
+      const keys = await adapter.ownerKeys!(owner)
+      for (const key of keys) table.records.delete(key)
+      return keys.length
     },
   }
   return adapter

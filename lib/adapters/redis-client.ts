@@ -13,7 +13,7 @@ export interface NodeRedisClient {
 export interface NodeRedisCluster {
   sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>
   readonly masters?: readonly unknown[]
-  getMasters?(): readonly unknown[]
+  getMasters?(): readonly { client?: unknown }[]
   nodeClient?(node: unknown): unknown
   close?(): Promise<unknown>
   quit?(): Promise<unknown>
@@ -25,6 +25,8 @@ export interface IoRedisClient {
   readonly isCluster?: boolean
   call(command: string, ...args: string[]): Promise<unknown>
   quit(): Promise<unknown>
+  /** ioredis `Cluster` only. */
+  nodes?(role: 'master'): IoRedisClient[]
 }
 
 /** Any client `redisAdapter({ client })` accepts. */
@@ -36,11 +38,15 @@ export type RedisClientLike = NodeRedisClient | NodeRedisCluster | IoRedisClient
  */
 export interface RedisDriver {
   readonly label: string
+  /** Keys in different hash slots may live on different nodes. */
+  readonly cluster: boolean
   /** The last connection error the client reported (for clients the adapter created). */
   lastError?: Error
   /** Whether the client is connected within `ms` milliseconds (at once when it already is). */
   ready(ms: number): Promise<boolean>
   command(key: string | undefined, args: string[]): Promise<unknown>
+  /** One command function per master node, for commands that must visit every node (SCAN). */
+  masters(): Promise<((args: string[]) => Promise<unknown>)[]>
   close(): Promise<void>
 }
 
@@ -49,11 +55,17 @@ export function driverFor(client: RedisClientLike): RedisDriver {
   const any = client as unknown as Record<string, unknown>
   if (typeof any.call === 'function' && typeof any.status === 'string') {
     const io = client as IoRedisClient
+    const call =
+      (node: IoRedisClient) =>
+      ([command, ...args]: string[]) =>
+        node.call(command!, ...args)
     return {
       label: io.isCluster === true ? 'ioredis cluster' : 'ioredis',
+      cluster: io.isCluster === true,
       // An ioredis Cluster is 'ready' once its slots are known.
       ready: readiness(client, () => io.status === 'ready'),
-      command: (_key, [command, ...args]) => io.call(command!, ...args),
+      command: (_key, args) => call(io)(args),
+      masters: async () => (io.isCluster === true ? io.nodes!('master') : [io]).map(call),
       close: async () => void (await io.quit()),
     }
   }
@@ -62,9 +74,18 @@ export function driverFor(client: RedisClientLike): RedisDriver {
     const cluster = client as NodeRedisCluster
     return {
       label: 'node-redis cluster',
+      cluster: true,
       // The cluster client routes and reconnects per node; the per-call timeout bounds the wait.
       ready: async () => true,
       command: (key, args) => cluster.sendCommand(key, false, args),
+      masters: async () => {
+        // v4.6 and later: `masters` + `nodeClient()`; older v4: `getMasters()` nodes carry `client`.
+        const nodes = cluster.masters ?? cluster.getMasters?.() ?? []
+        const clients = await Promise.all(
+          nodes.map((node) => (cluster.nodeClient ? cluster.nodeClient(node) : (node as { client?: unknown }).client)),
+        )
+        return clients.map((node) => (args: string[]) => (node as NodeRedisClient).sendCommand(args))
+      },
       close: () => closeNodeRedis(cluster),
     }
   }
@@ -72,8 +93,10 @@ export function driverFor(client: RedisClientLike): RedisDriver {
     const node = client as NodeRedisClient
     return {
       label: 'node-redis',
+      cluster: false,
       ready: readiness(client, () => node.isReady),
       command: (_key, args) => node.sendCommand(args),
+      masters: async () => [(args: string[]) => node.sendCommand(args)],
       close: () => closeNodeRedis(node),
     }
   }

@@ -16,6 +16,14 @@ const HELPERS = `
 local function extend(key, ttl)
   if ttl > 0 and redis.call('PTTL', key) < ttl * 1000 then redis.call('PEXPIRE', key, ttl * 1000) end
 end
+-- The owner index (KEYS[2] when the record belongs to an owner): a set of the owner's record
+-- keys that lives as long as the longest-lived of them.
+local function index(key, ttl)
+  local owner = KEYS[2]
+  if not owner then return end
+  if redis.call('EXISTS', key) == 1 then redis.call('SADD', owner, key) else redis.call('SREM', owner, key) end
+  extend(owner, ttl)
+end
 local function size_after(key, del, set)
   local size = 0
   for _, field in ipairs(redis.call('HKEYS', key)) do
@@ -27,19 +35,20 @@ end
 `
 
 /**
- * LOAD: KEYS[1] record; ARGV[1] ttl (0: do not slide); ARGV[2..] fields.
+ * LOAD: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl (0: do not slide); ARGV[2..] fields.
  * Returns nil when the record does not exist, else the values (nil for missing fields).
  */
 export const LOAD = script(`${HELPERS}
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then return false end
 extend(key, tonumber(ARGV[1]))
+if KEYS[2] then extend(KEYS[2], tonumber(ARGV[1])) end
 if #ARGV < 2 then return {} end
 return redis.call('HMGET', key, unpack(ARGV, 2))
 `)
 
 /**
- * WRITE: KEYS[1] record; ARGV[1] ttl; ARGV[2] maxBytes (0: none); ARGV[3] number of fields to
+ * WRITE: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl; ARGV[2] maxBytes (0: none); ARGV[3] number of fields to
  * delete; then those fields; then field/value pairs to set.
  * Returns 0 when written, or the size the record would have had when it exceeds maxBytes
  * (then nothing is written).
@@ -57,11 +66,12 @@ end
 if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
 if #sets > 0 then redis.call('HSET', key, unpack(sets)) end
 extend(key, ttl)
+index(key, ttl)
 return 0
 `)
 
 /**
- * COMPARE_AND_SET: KEYS[1] record; ARGV[1] field; ARGV[2] '1' when a value is expected (else
+ * COMPARE_AND_SET: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] field; ARGV[2] '1' when a value is expected (else
  * absent); ARGV[3] expected; ARGV[4] '1' to set (else delete); ARGV[5] next; ARGV[6] ttl;
  * ARGV[7] maxBytes (0: none).
  * Returns {1} when swapped, {0, current} on a mismatch, {2, size} when over maxBytes.
@@ -81,28 +91,60 @@ else
   redis.call('HDEL', key, field)
 end
 extend(key, ttl)
+index(key, ttl)
 return {1}
 `)
 
 /** READ_ALL: KEYS[1] record. Returns field/value pairs, flat (the same shape for every client). */
 export const READ_ALL = script(`return redis.call('HGETALL', KEYS[1])`)
 
-/** TOUCH: KEYS[1] record; ARGV[1] ttl. Returns 1 when the record exists, else 0. */
+/** TOUCH: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl. Returns 1 when the record exists. */
 export const TOUCH = script(`${HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 extend(KEYS[1], tonumber(ARGV[1]))
+if KEYS[2] then extend(KEYS[2], tonumber(ARGV[1])) end
 return 1
 `)
 
+/** DELETE: KEYS[1] record, KEYS[2] owner index (optional). */
+export const DELETE = script(`
+redis.call('DEL', KEYS[1])
+if KEYS[2] then redis.call('SREM', KEYS[2], KEYS[1]) end
+return 1
+`)
+
+/** OWNER_KEYS: KEYS[1] owner index. Returns the owner's live record keys, pruning expired ones. */
+export const OWNER_KEYS = script(`
+local live = {}
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', key) == 1 then live[#live + 1] = key else redis.call('SREM', KEYS[1], key) end
+end
+return live
+`)
+
+/** DELETE_OWNER: KEYS[1] owner index. Deletes every record of the owner and the index; returns how many. */
+export const DELETE_OWNER = script(`
+local deleted = 0
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do deleted = deleted + redis.call('DEL', key) end
+redis.call('DEL', KEYS[1])
+return deleted
+`)
+
 /**
- * MOVE: KEYS[1] from; KEYS[2] to; ARGV[1] ttl; ARGV[2..] field/value pairs. Deletes `from`,
- * replaces `to` with the fields. Both keys must be in one hash slot on a cluster.
+ * MOVE: KEYS[1] from, KEYS[2] to, KEYS[3] owner index (optional); ARGV[1] ttl; ARGV[2..]
+ * field/value pairs. Deletes `from`, replaces `to` with the fields, atomically. All keys must be
+ * in one hash slot on a cluster.
  */
-export const MOVE = script(`
+export const MOVE = script(`${HELPERS}
 redis.call('DEL', KEYS[1], KEYS[2])
 if #ARGV > 1 then
   redis.call('HSET', KEYS[2], unpack(ARGV, 2))
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
+end
+if KEYS[3] then
+  redis.call('SREM', KEYS[3], KEYS[1])
+  if #ARGV > 1 then redis.call('SADD', KEYS[3], KEYS[2]) end
+  extend(KEYS[3], tonumber(ARGV[1]))
 end
 return 1
 `)

@@ -1,8 +1,19 @@
-import type { CompareAndSetResult, StashAdapter } from '../adapter.js'
+import { ownerOfKey, type CompareAndSetResult, type StashAdapter } from '../adapter.js'
 import { optionError, StashError, StashUnavailableError, tooLargeError } from '../errors.js'
 import { bounded, driverFor, runScript, type RedisClientLike, type RedisDriver } from './redis-client.js'
 import { connectUrl } from './redis-connect.js'
-import { COMPARE_AND_SET, LOAD, MOVE, READ_ALL, REPLACE, TOUCH, WRITE } from './redis-scripts.js'
+import {
+  COMPARE_AND_SET,
+  DELETE,
+  DELETE_OWNER,
+  LOAD,
+  MOVE,
+  OWNER_KEYS,
+  READ_ALL,
+  REPLACE,
+  TOUCH,
+  WRITE,
+} from './redis-scripts.js'
 
 /** Options of {@link redisAdapter} that are not client options. */
 export interface RedisAdapterOptions {
@@ -48,6 +59,27 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
   let closed = false
 
   const key = (record: string): string => settings.prefix + record
+  const indexOf = (owner: string): string => `${settings.prefix}{${owner}}`
+  // A record's key, plus its owner's index when it has an owner (same hash slot).
+  const keys = (record: string): string[] => {
+    const owner = ownerOfKey(record)
+    return owner === undefined ? [key(record)] : [key(record), indexOf(owner)]
+  }
+  /** Every key under the prefix, node by node, in SCAN batches (indexes end with `}`). */
+  async function* scan(): AsyncGenerator<string[]> {
+    const d = await driver()
+    const pattern = settings.prefix.replace(/[*?[\]\\]/g, '\\$&') + '*'
+    for (const node of await d.masters()) {
+      let cursor = '0'
+      do {
+        const [next, batch] = (await bounded(d, settings.timeout, () =>
+          node(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '200']),
+        )) as [string | number, string[]]
+        cursor = String(next)
+        if (batch.length > 0) yield batch
+      } while (cursor !== '0')
+    }
+  }
   const driver = async (): Promise<RedisDriver> => {
     if (closed) throw new StashError('ERR_STASH_CLOSED', 'the redis adapter was closed')
     if (direct !== undefined) return direct
@@ -70,14 +102,14 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     kind: 'redis',
     prefix: settings.prefix,
     async load(record, fields, ttl) {
-      const reply = await script(LOAD, [key(record)], [String(ttl ?? 0), ...fields])
+      const reply = await script(LOAD, keys(record), [String(ttl ?? 0), ...fields])
       if (reply === null || reply === undefined) return undefined
       return (reply as (string | null)[]).map((value) => value ?? undefined)
     },
     async write(record, change) {
       const set = Object.entries(change.set).flat()
       const args = [String(change.ttl), String(change.maxBytes ?? 0), String(change.del.length), ...change.del, ...set]
-      const size = Number(await script(WRITE, [key(record)], args))
+      const size = Number(await script(WRITE, keys(record), args))
       if (size > 0) throw tooLargeError(size, change.maxBytes!)
     },
     async compareAndSet(record, swap): Promise<CompareAndSetResult> {
@@ -91,12 +123,12 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
         String(ttl),
         String(maxBytes ?? 0),
       ]
-      const [status, value] = (await script(COMPARE_AND_SET, [key(record)], args)) as [number, string | number | null]
+      const [status, value] = (await script(COMPARE_AND_SET, keys(record), args)) as [number, string | number | null]
       if (status === 2) throw tooLargeError(Number(value), maxBytes!)
       return status === 1 ? { ok: true } : { ok: false, current: (value as string | null) ?? undefined }
     },
     async touch(record, ttl) {
-      return Number(await script(TOUCH, [key(record)], [String(ttl)])) === 1
+      return Number(await script(TOUCH, keys(record), [String(ttl)])) === 1
     },
     async readAll(record) {
       const flat = (await script(READ_ALL, [key(record)], [])) as string[]
@@ -107,7 +139,11 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     },
     async move(from, to, fields, ttl) {
       const pairs = Object.entries(fields).flat()
-      if ((await driver()).label.includes('cluster')) {
+      const owner = ownerOfKey(from)
+      if (owner !== undefined && owner === ownerOfKey(to)) {
+        // One owner, one hash slot: atomic everywhere, index included.
+        await script(MOVE, [key(from), key(to), indexOf(owner)], [String(ttl), ...pairs])
+      } else if ((await driver()).cluster) {
         // Two hash slots: write the new record first, so a failure never loses the data.
         await script(REPLACE, [key(to)], [String(ttl), ...pairs])
         await command(key(from), ['DEL', key(from)])
@@ -116,7 +152,33 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
       }
     },
     async delete(record) {
-      await command(key(record), ['DEL', key(record)])
+      await script(DELETE, keys(record), [])
+    },
+    async *keys() {
+      for await (const batch of scan()) {
+        const records = batch.filter((k) => !k.endsWith('}')).map((k) => k.slice(settings.prefix.length))
+        if (records.length > 0) yield records
+      }
+    },
+    async clear() {
+      const d = await driver()
+      let deleted = 0
+      for await (const batch of scan()) {
+        const indexes = batch.filter((k) => k.endsWith('}'))
+        const records = batch.filter((k) => !k.endsWith('}'))
+        // On a cluster the keys of one batch may sit in different slots: one UNLINK each.
+        const groups = (list: string[]) => (list.length === 0 ? [] : d.cluster ? list.map((k) => [k]) : [list])
+        for (const group of groups(records)) deleted += Number(await command(group[0]!, ['UNLINK', ...group]))
+        for (const group of groups(indexes)) await command(group[0]!, ['UNLINK', ...group])
+      }
+      return deleted
+    },
+    async ownerKeys(owner) {
+      const live = (await script(OWNER_KEYS, [indexOf(owner)], [])) as string[]
+      return live.map((k) => k.slice(settings.prefix.length))
+    },
+    async deleteOwner(owner) {
+      return Number(await script(DELETE_OWNER, [indexOf(owner)], []))
     },
     async close() {
       if (closed) return

@@ -58,6 +58,7 @@ describe('createStash options', () => {
     [{ version: NaN }, /`version`/],
     [{ onUnavailable: 'ignore' }, /`onUnavailable` must be one of 'error', 'continue'/],
     [{ maxBytes: 1.5 }, /`maxBytes` must be a positive integer/],
+    [{ encrypt: 'yes' }, /`encrypt` must be a boolean/],
     [{ cookie: 'stash' }, /`cookie` must be an object/],
     [{ cookie: { name: 'a b' } }, /`cookie.name` must be a valid cookie name/],
     [{ cookie: { path: 'a;b' } }, /`cookie.path`/],

@@ -40,6 +40,7 @@ export class RequestState {
   private cleared = false
   /** The record is known to exist in the store (loaded, or written by this request). */
   private persisted = false
+  private keepAliveTimer: NodeJS.Timeout | undefined
   /** The application ended the response: the end-of-request commit has started. */
   private ending = false
   private queue: Promise<unknown> = Promise.resolve()
@@ -72,9 +73,18 @@ export class RequestState {
     const { adapter, codec, options } = this.runtime
     const record = this.record
     if (record === undefined || keys.length === 0) return
-    const values = await this.runtime.call(() => adapter.load(record, keys, options.touch ? ttl : undefined))
+    let values: (string | undefined)[] | undefined
+    try {
+      values = await this.runtime.call(() => adapter.load(record, keys, options.touch ? ttl : undefined))
+    } catch (err) {
+      // The whole record was garbage (the store already removed it): report it, start fresh.
+      if (!(err instanceof StashError) || err.code !== 'ERR_STASH_CORRUPT') throw err
+      this.runtime.report(err)
+      return this.forgetAll()
+    }
     if (values === undefined) return this.forget()
     this.persisted = true
+    this.keepAlive()
     const data = this.data as unknown as Record<string, unknown>
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!
@@ -277,11 +287,29 @@ export class RequestState {
     try {
       const result = await this.runtime.call(operation, 'write')
       this.persisted = true
+      this.keepAlive()
       return result
     } catch (err) {
       if (!this.persisted) this.forget()
       throw err
     }
+  }
+
+  /**
+   * While the response stays open (server-sent events, streaming, long polling), slides the
+   * expiry every ttl/4, so the state outlives the connection by one ttl (LiveStash: "bumped
+   * while alive"). The timer stops when the response closes and never keeps the process alive.
+   */
+  private keepAlive(): void {
+    if (this.keepAliveTimer !== undefined || !this.runtime.options.touch || this.res.writableFinished) return
+    const timer = setInterval(() => {
+      const record = this.record
+      if (record === undefined || !this.persisted) return
+      this.runtime.call(() => this.runtime.adapter.touch(record, this.ttl)).catch((err: unknown) => this.runtime.report(err))
+    }, this.ttl * 250)
+    timer.unref()
+    this.keepAliveTimer = timer
+    this.res.once('close', () => clearInterval(timer))
   }
 
   private issue(): void {

@@ -143,6 +143,7 @@ describe('redisAdapter', () => {
     [{ client: { status: 'ready', call() {}, quit() {} }, name: 'x' }, /unknown option `redisAdapter.name`/],
     [{ url: 'redis://x', timeout: 0 }, /`redisAdapter.timeout`/],
     [{ url: 'redis://x', prefix: 3 }, /`redisAdapter.prefix`/],
+    [{ url: 'redis://x', maxPending: 0 }, /`redisAdapter.maxPending`/],
   ])('refuses %j with a TypeError', (connection, message) => {
     expect(() => redisAdapter(connection as never)).toThrow(TypeError)
     expect(() => redisAdapter(connection as never)).toThrow(message)

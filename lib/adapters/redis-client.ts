@@ -42,6 +42,8 @@ export interface RedisDriver {
   readonly cluster: boolean
   /** The last connection error the client reported (for clients the adapter created). */
   lastError?: Error
+  /** Calls in flight through {@link bounded}. */
+  pending?: number
   /** Whether the client is connected within `ms` milliseconds (at once when it already is). */
   ready(ms: number): Promise<boolean>
   command(key: string | undefined, args: string[]): Promise<unknown>
@@ -147,30 +149,43 @@ export async function runScript(driver: RedisDriver, script: RedisScript, keys: 
 /**
  * Bounds a store call by `timeout` milliseconds, waiting for the connection within that budget
  * and never sending a command to a disconnected client (it would wait in an offline queue and
- * could run long after the request gave up).
+ * could run long after the request gave up). At most `maxPending` calls are in flight: a stalled
+ * server makes the next ones fail at once instead of queueing without end.
  */
-export async function bounded<T>(driver: RedisDriver, timeout: number, call: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + timeout
-  if (!(await driver.ready(timeout))) {
-    const reason = driver.lastError === undefined ? '' : `: ${driver.lastError.message}`
-    throw new StashUnavailableError(`${driver.label} client is not connected (waited ${timeout} ms)${reason}`, {
-      cause: driver.lastError,
-    })
+export async function bounded<T>(
+  driver: RedisDriver,
+  { timeout, maxPending }: { timeout: number; maxPending: number },
+  call: () => Promise<T>,
+): Promise<T> {
+  if ((driver.pending ?? 0) >= maxPending) {
+    throw new StashUnavailableError(`${driver.label}: ${maxPending} calls already waiting for Redis (maxPending)`)
   }
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new StashUnavailableError(`${driver.label} did not answer within ${timeout} ms`)),
-      Math.max(0, deadline - Date.now()),
-    )
-    call().then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (err: unknown) => {
-        clearTimeout(timer)
-        reject(err)
-      },
-    )
-  })
+  driver.pending = (driver.pending ?? 0) + 1
+  try {
+    const deadline = Date.now() + timeout
+    if (!(await driver.ready(timeout))) {
+      const reason = driver.lastError === undefined ? '' : `: ${driver.lastError.message}`
+      throw new StashUnavailableError(`${driver.label} client is not connected (waited ${timeout} ms)${reason}`, {
+        cause: driver.lastError,
+      })
+    }
+    return await new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new StashUnavailableError(`${driver.label} did not answer within ${timeout} ms`)),
+        Math.max(0, deadline - Date.now()),
+      )
+      call().then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (err: unknown) => {
+          clearTimeout(timer)
+          reject(err)
+        },
+      )
+    })
+  } finally {
+    driver.pending!--
+  }
 }

@@ -34,13 +34,22 @@ local function size_after(key, del, set)
 end
 `
 
+/** The error a LOAD answers when the record key held another type (now deleted). */
+export const NOT_A_HASH = 'EXPRESS_STASH_NOT_A_HASH'
+
 /**
  * LOAD: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl (0: do not slide); ARGV[2..] fields.
- * Returns nil when the record does not exist, else the values (nil for missing fields).
+ * Returns nil when the record does not exist, else the values (nil for missing fields); fails with
+ * NOT_A_HASH (after deleting it) when the key holds another type.
  */
 export const LOAD = script(`${HELPERS}
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then return false end
+-- Something that is not a hash under a record key was written behind our back: drop it.
+if redis.call('TYPE', key)['ok'] ~= 'hash' then
+  redis.call('DEL', key)
+  return redis.error_reply('${NOT_A_HASH}')
+end
 extend(key, tonumber(ARGV[1]))
 if KEYS[2] then extend(KEYS[2], tonumber(ARGV[1])) end
 if #ARGV < 2 then return {} end

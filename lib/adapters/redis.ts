@@ -8,6 +8,7 @@ import {
   DELETE_OWNER,
   LOAD,
   MOVE,
+  NOT_A_HASH,
   OWNER_KEYS,
   READ_ALL,
   REPLACE,
@@ -21,6 +22,11 @@ export interface RedisAdapterOptions {
   prefix?: string
   /** Milliseconds each store call may take before the request gets `StashUnavailableError`. @default 1000 */
   timeout?: number
+  /**
+   * Most store calls in flight at once; beyond it calls fail at once with `StashUnavailableError`,
+   * so a stalled server never accumulates an unbounded queue of commands. @default 1000
+   */
+  maxPending?: number
 }
 
 /**
@@ -41,6 +47,7 @@ export interface RedisAdapter extends StashAdapter {
 
 const DEFAULT_PREFIX = 'stash:'
 const DEFAULT_TIMEOUT = 1000
+const DEFAULT_MAX_PENDING = 1000
 
 /**
  * Stores each stash as one Redis hash (one field per stored key) under `prefix` + a hash of the
@@ -72,9 +79,10 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     for (const node of await d.masters()) {
       let cursor = '0'
       do {
-        const [next, batch] = (await bounded(d, settings.timeout, () =>
-          node(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '200']),
-        )) as [string | number, string[]]
+        const [next, batch] = (await bounded(d, settings, () => node(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '200']))) as [
+          string | number,
+          string[],
+        ]
         cursor = String(next)
         if (batch.length > 0) yield batch
       } while (cursor !== '0')
@@ -91,18 +99,23 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
   }
   const script = async (name: typeof LOAD, keys: string[], args: string[]): Promise<unknown> => {
     const d = await driver()
-    return bounded(d, settings.timeout, () => runScript(d, name, keys, args))
+    return bounded(d, settings, () => runScript(d, name, keys, args))
   }
   const command = async (record: string, args: string[]): Promise<unknown> => {
     const d = await driver()
-    return bounded(d, settings.timeout, () => d.command(record, args))
+    return bounded(d, settings, () => d.command(record, args))
   }
 
   return {
     kind: 'redis',
     prefix: settings.prefix,
     async load(record, fields, ttl) {
-      const reply = await script(LOAD, keys(record), [String(ttl ?? 0), ...fields])
+      const reply = await script(LOAD, keys(record), [String(ttl ?? 0), ...fields]).catch((err: unknown) => {
+        if (!String((err as Error)?.message).includes(NOT_A_HASH)) throw err
+        throw new StashError('ERR_STASH_CORRUPT', `the record under ${key(record)} was not a hash; it was deleted`, {
+          cause: err,
+        })
+      })
       if (reply === null || reply === undefined) return undefined
       return (reply as (string | null)[]).map((value) => value ?? undefined)
     },
@@ -191,6 +204,7 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
 interface ResolvedRedisOptions {
   prefix: string
   timeout: number
+  maxPending: number
   url?: string
   client?: RedisClientLike
   clientOptions: Record<string, unknown>
@@ -203,10 +217,20 @@ function resolve(connection: RedisConnection, options: RedisAdapterOptions): Res
       : typeof connection === 'object' && connection !== null
         ? { ...connection, ...options }
         : {}
-  const { prefix = DEFAULT_PREFIX, timeout = DEFAULT_TIMEOUT, url, client, ...clientOptions } = given
+  const {
+    prefix = DEFAULT_PREFIX,
+    timeout = DEFAULT_TIMEOUT,
+    maxPending = DEFAULT_MAX_PENDING,
+    url,
+    client,
+    ...clientOptions
+  } = given
   if (typeof prefix !== 'string') throw optionError('redisAdapter.prefix', 'a string', prefix)
   if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout <= 0) {
     throw optionError('redisAdapter.timeout', 'a positive integer of milliseconds', timeout)
+  }
+  if (typeof maxPending !== 'number' || !Number.isSafeInteger(maxPending) || maxPending <= 0) {
+    throw optionError('redisAdapter.maxPending', 'a positive integer', maxPending)
   }
   if ((url === undefined) === (client === undefined)) {
     throw optionError('redisAdapter connection', 'a URL string, { url, ...clientOptions } or { client }', connection)
@@ -223,5 +247,12 @@ function resolve(connection: RedisConnection, options: RedisAdapterOptions): Res
     if (typeof client !== 'object' || client === null) throw optionError('redisAdapter.client', 'a Redis client', client)
     driverFor(client as RedisClientLike) // validates the shape now
   }
-  return { prefix, timeout, url: url as string | undefined, client: client as RedisClientLike | undefined, clientOptions }
+  return {
+    prefix,
+    timeout,
+    maxPending,
+    url: url as string | undefined,
+    client: client as RedisClientLike | undefined,
+    clientOptions,
+  }
 }

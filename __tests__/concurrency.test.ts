@@ -3,31 +3,17 @@ import { randomBytes } from 'node:crypto'
 import { get } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
-import { createClient } from 'redis'
 import request from 'supertest'
 import { createStash, memoryAdapter, redisAdapter, type StashAdapter, type StashMiddleware } from '../lib/index.js'
 import { recordKeyOf } from '../lib/ids.js'
 import { cookiePair, idOf, sleep } from './support/http.js'
-import { startRedis, type RedisServer } from './support/redis-server.js'
+import { useRedis } from './support/redis-client.js'
 
-let server: RedisServer
-let client: ReturnType<typeof createClient>
-
-beforeAll(async () => {
-  server = await startRedis()
-  client = createClient({ url: server.url })
-  client.on('error', () => {})
-  await client.connect()
-})
-
-afterAll(async () => {
-  await client?.close()
-  await server?.stop()
-})
+const redis = useRedis()
 
 const ADAPTERS: [string, () => StashAdapter][] = [
   ['memory', () => memoryAdapter()],
-  ['redis', () => redisAdapter({ client, prefix: `conc:${randomBytes(6).toString('base64url')}:` })],
+  ['redis', () => redisAdapter({ client: redis().client, prefix: `conc:${randomBytes(6).toString('base64url')}:` })],
 ]
 
 describe.each(ADAPTERS)('concurrent requests of one client on %s', (_name, makeAdapter) => {

@@ -2,31 +2,17 @@ import './support/stash-data.js'
 import { createHmac, randomBytes } from 'node:crypto'
 import cookieParser from 'cookie-parser'
 import express from 'express'
-import { createClient } from 'redis'
 import request from 'supertest'
 import { createStash, memoryAdapter, redisAdapter, type StashAdapter, type StashOptions } from '../lib/index.js'
 import { recordKeyOf, sha256 } from '../lib/ids.js'
 import { cookiePair, idOf, setCookie, stashError } from './support/http.js'
-import { startRedis, type RedisServer } from './support/redis-server.js'
+import { useRedis } from './support/redis-client.js'
 
-let server: RedisServer
-let client: ReturnType<typeof createClient>
-
-beforeAll(async () => {
-  server = await startRedis()
-  client = createClient({ url: server.url })
-  client.on('error', () => {})
-  await client.connect()
-})
-
-afterAll(async () => {
-  await client?.close()
-  await server?.stop()
-})
+const redis = useRedis()
 
 const ADAPTERS: [string, (prefix: string) => StashAdapter][] = [
   ['memory', () => memoryAdapter()],
-  ['redis', (prefix) => redisAdapter({ client, prefix })],
+  ['redis', (prefix) => redisAdapter({ client: redis().client, prefix })],
 ]
 
 describe.each(ADAPTERS)('security on %s', (_name, makeAdapter) => {
@@ -193,7 +179,7 @@ describe('the user index on Redis', () => {
       storedKeys: ['n'],
       sessionKey: (req) => String(req.headers['x-user']),
       ttl: 1,
-      adapter: redisAdapter({ client, prefix: 'ttl:' }),
+      adapter: redisAdapter({ client: redis().client, prefix: 'ttl:' }),
     })
     const server = express().use(stash, (req, res) => res.json((req.stash.n = 1)))
     await request(server).get('/').set('X-User', 'short')
@@ -219,4 +205,4 @@ describe('cookie hardening', () => {
   })
 })
 
-const redisCli = (...args: string[]) => server.cli(...args)
+const redisCli = (...args: string[]) => redis().server.cli(...args)

@@ -65,3 +65,29 @@ it('ships type declarations for both entry points', () => {
     './dist/cjs/index.d.ts',
   )
 })
+
+it('with a URL but neither redis nor ioredis installed: requests fail clearly, the process does not crash', () => {
+  // Resolution of both packages fails, as on a machine where neither is installed.
+  writeFileSync(
+    join(consumer, 'uninstall-redis.cjs'),
+    `const Module = require('module')
+const resolve = Module._resolveFilename
+Module._resolveFilename = function (request, ...rest) {
+  if (request === 'redis' || request === 'ioredis') throw Object.assign(new Error('not installed'), { code: 'MODULE_NOT_FOUND' })
+  return resolve.call(this, request, ...rest)
+}`,
+  )
+  writeFileSync(
+    join(consumer, 'no-client.cjs'),
+    `const { redisAdapter } = require('express-stash')
+const adapter = redisAdapter('redis://127.0.0.1:1')
+setTimeout(() => adapter.load('x', ['a']).catch((err) => console.log(err.code, err.message)), 100)`,
+  )
+  const out = execFileSync(process.execPath, ['-r', './uninstall-redis.cjs', 'no-client.cjs'], {
+    cwd: consumer,
+    encoding: 'utf8',
+  })
+  expect(out.trim()).toBe(
+    'ERR_STASH_UNAVAILABLE express-stash: cannot create a Redis client: redisAdapter with a URL needs the `redis` (node-redis) or `ioredis` package: npm install redis',
+  )
+})

@@ -62,6 +62,9 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
   const settings = resolve(connection, options)
   const ownsClient = settings.client === undefined
   const connecting = ownsClient ? connectUrl(settings.url!, settings.clientOptions) : undefined
+  // A failure to create the client is reported by every call (StashUnavailableError), not as an
+  // unhandled rejection that would crash the process before the first request.
+  connecting?.catch(() => {})
   const direct = settings.client === undefined ? undefined : driverFor(settings.client)
   let closed = false
 

@@ -1,6 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { CompareAndSetResult, RecordChange, StashAdapter } from '../adapter.js'
 import { optionError, StashError, tooLargeError } from '../errors.js'
+import { ShardedMap } from './sharded-map.js'
 
 /** Options of {@link memoryAdapter}. Timers are in milliseconds. */
 export interface MemoryAdapterOptions {
@@ -18,11 +19,13 @@ interface MemoryRecord {
   readonly fields: Map<string, string>
   expiresAt: number
   bytes: number
+  /** Least-recently-used stamp, kept by the table. */
+  used: number
 }
 
 /** One table of records, possibly shared by several adapters through `name`. */
 class MemoryTable {
-  readonly records = new Map<string, MemoryRecord>()
+  readonly records = new ShardedMap<MemoryRecord>()
   users = 0
   private sweeping: Promise<number> | undefined
   private readonly timer: NodeJS.Timeout
@@ -42,23 +45,15 @@ class MemoryTable {
       this.records.delete(key)
       return undefined
     }
-    if (this.settings.maxEntries !== undefined) {
-      this.records.delete(key)
-      this.records.set(key, record)
-    }
+    if (this.settings.maxEntries !== undefined) this.records.refresh(key, record)
     return record
   }
 
   /** Stores a record, evicting the least recently used ones beyond `maxEntries`. */
   set(key: string, record: MemoryRecord): void {
-    this.records.delete(key)
     this.records.set(key, record)
     const max = this.settings.maxEntries
-    if (max === undefined) return
-    for (const oldest of this.records.keys()) {
-      if (this.records.size <= max) break
-      this.records.delete(oldest)
-    }
+    while (max !== undefined && this.records.size > max) this.records.delete(this.records.oldest()!)
   }
 
   /** Live record keys in batches of `cleanupBatchSize`, yielding to the event loop in between. */
@@ -199,7 +194,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
       if (map.size === 0) return
       let bytes = 0
       for (const [field, value] of map) bytes += sizeOf(field, value)
-      table.set(to, { fields: map, bytes, expiresAt: Date.now() + ttl * 1000 })
+      table.set(to, { fields: map, bytes, expiresAt: Date.now() + ttl * 1000, used: 0 })
     },
     async delete(key) {
       open().records.delete(key)
@@ -221,7 +216,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
       const table = open()
       const now = Date.now()
       let live = 0
-      for (const record of table.records.values()) if (record.expiresAt > now) live++
+      for (const [, record] of table.records) if (record.expiresAt > now) live++
       table.records.clear()
       return live
     },
@@ -278,7 +273,7 @@ function applyChange(table: MemoryTable, key: string, change: RecordChange, now:
   }
   if (change.maxBytes !== undefined && bytes > change.maxBytes) throw tooLargeError(bytes, change.maxBytes)
   if (fields.size === 0) return void table.records.delete(key)
-  table.set(key, { fields, bytes, expiresAt: Math.max(current?.expiresAt ?? 0, now + change.ttl * 1000) })
+  table.set(key, { fields, bytes, expiresAt: Math.max(current?.expiresAt ?? 0, now + change.ttl * 1000), used: 0 })
 }
 
 function sizeOf(field: string, value: string | undefined): number {

@@ -1,0 +1,79 @@
+/** Shards of a {@link ShardedMap}: a power of two. */
+const SHARDS = 64
+
+/** A value that remembers when it was last used, for least-recently-used eviction. */
+export interface Stamped {
+  used: number
+}
+
+/**
+ * A Map split into 64 smaller Maps. V8 rebuilds a Map's whole hash table in one synchronous step
+ * when it grows past or shrinks below a power-of-two capacity: on a million records that is a
+ * stall of tens of milliseconds. Split, no single rebuild touches more than 1/64 of the records.
+ *
+ * Each shard keeps its entries in least-recently-used order (`set` and `refresh` move an entry to
+ * the end), and every entry carries a stamp, so the globally least recently used entry is the
+ * oldest among the shards' first entries.
+ */
+export class ShardedMap<V extends Stamped> {
+  private readonly shards = Array.from({ length: SHARDS }, () => new Map<string, V>())
+  private count = 0
+  private tick = 0
+
+  /** Entries held. */
+  get size(): number {
+    return this.count
+  }
+
+  get(key: string): V | undefined {
+    return this.shard(key).get(key)
+  }
+
+  /** Stores `value` under `key` as the most recently used entry. */
+  set(key: string, value: V): void {
+    const shard = this.shard(key)
+    if (!shard.delete(key)) this.count++
+    value.used = ++this.tick
+    shard.set(key, value)
+  }
+
+  /** Marks an entry as the most recently used. */
+  refresh(key: string, value: V): void {
+    const shard = this.shard(key)
+    shard.delete(key)
+    value.used = ++this.tick
+    shard.set(key, value)
+  }
+
+  delete(key: string): boolean {
+    const deleted = this.shard(key).delete(key)
+    if (deleted) this.count--
+    return deleted
+  }
+
+  clear(): void {
+    for (const shard of this.shards) shard.clear()
+    this.count = 0
+  }
+
+  /** The least recently used key, if any. */
+  oldest(): string | undefined {
+    let oldest: [string, V] | undefined
+    for (const shard of this.shards) {
+      const first = shard.entries().next()
+      if (!first.done && (oldest === undefined || first.value[1].used < oldest[1].used)) oldest = first.value
+    }
+    return oldest?.[0]
+  }
+
+  /** Every entry, shard by shard; entries may be deleted while iterating. */
+  *[Symbol.iterator](): IterableIterator<[string, V]> {
+    for (const shard of this.shards) yield* shard
+  }
+
+  private shard(key: string): Map<string, V> {
+    // Record keys end in hash characters, so their last two spread evenly over the shards.
+    const code = key.charCodeAt(key.length - 1) * 31 + key.charCodeAt(key.length - 2)
+    return this.shards[(code || 0) & (SHARDS - 1)]!
+  }
+}

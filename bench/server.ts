@@ -1,0 +1,128 @@
+/**
+ * One benchmark server: an Express 5 app for one scenario, in a process of its own.
+ *
+ *   node --import tsx bench/server.ts <scenario> <port> <redis url>
+ *
+ * Every scenario answers the same two routes with the same JSON shape, `{ "count": n }`:
+ *
+ *   GET /read    reads the client's counter and changes nothing
+ *   GET /write   increments the client's counter; a client without a cookie gets one here,
+ *                which is how bench/run.ts obtains the cookies it sends
+ *
+ * Scenarios (see SCENARIOS): bare Express; express-session with its MemoryStore and with
+ * connect-redis (resave: false, saveUninitialized: false); one raw node-redis GET per request,
+ * and one GET + one SET per request, on both routes (the floor of a 1- and a 2-round-trip
+ * design); express-stash with its memory adapter and with redisAdapter on a node-redis client.
+ * The process prints `listening` once it accepts connections, and exits on SIGTERM.
+ * Express runs with its defaults (ETag included): the same response path in every scenario.
+ */
+import { randomUUID } from 'node:crypto'
+import { RedisStore } from 'connect-redis'
+import { parse as parseCookies } from 'cookie'
+import express, { type Request, type RequestHandler, type Response } from 'express'
+import session from 'express-session'
+import { createClient } from 'redis'
+import { createStash, redisAdapter, type Stash } from '../lib/index.js'
+import { SCENARIOS, type Scenario } from './support.js'
+
+const SECRET = 'bench-secret-bench-secret-bench-secret'
+// Record lifetime, in seconds: connect-redis's default for all, so that no record expires during
+// a run (express-stash's default, 300 s, is shorter than a full run).
+const TTL = 86_400
+
+type Routes = { read: RequestHandler; write: RequestHandler }
+type Counted = { count?: number }
+
+const reply = (res: Response, count: number): void => {
+  res.json({ count })
+}
+
+/** A raw key per client, from a `raw` cookie issued by /write (parsed like the libraries do). */
+function rawKey(req: Request, res: Response): string {
+  let id = req.headers.cookie === undefined ? undefined : parseCookies(req.headers.cookie).raw
+  if (id === undefined) {
+    id = randomUUID()
+    res.cookie('raw', id, { httpOnly: true, sameSite: 'lax' })
+  }
+  return `raw:${id}`
+}
+
+async function connectRedis(url: string) {
+  const client = createClient({ url })
+  client.on('error', (error: Error) => console.error('redis client:', error.message))
+  await client.connect()
+  return client
+}
+
+/** Builds the read and write handlers of one scenario (and its middleware, on `app`). */
+async function routesFor(scenario: Scenario, app: express.Express, redisUrl: string): Promise<Routes> {
+  switch (scenario) {
+    case 'bare': {
+      let count = 0 // no per-client state at all: the ceiling
+      return { read: (_req, res) => reply(res, count), write: (_req, res) => reply(res, ++count) }
+    }
+    case 'session-memory':
+    case 'session-redis': {
+      const client = scenario === 'session-redis' ? await connectRedis(redisUrl) : undefined
+      const store = client === undefined ? new session.MemoryStore() : new RedisStore({ client })
+      app.use(session({ secret: SECRET, store, resave: false, saveUninitialized: false }))
+      const data = (req: Request): Counted => req.session as unknown as Counted
+      return {
+        read: (req, res) => reply(res, data(req).count ?? 0),
+        write: (req, res) => reply(res, (data(req).count = (data(req).count ?? 0) + 1)),
+      }
+    }
+    case 'raw-get': {
+      const client = await connectRedis(redisUrl)
+      // One round trip on both routes: the write route does not even save its increment.
+      const handler =
+        (increment: number): RequestHandler =>
+        async (req, res) =>
+          reply(res, Number((await client.get(rawKey(req, res))) ?? 0) + increment)
+      return { read: handler(0), write: handler(1) }
+    }
+    case 'raw-get-set': {
+      const client = await connectRedis(redisUrl)
+      // Two round trips on both routes: the read route re-sets the same value, like a touch.
+      const handler =
+        (increment: number): RequestHandler =>
+        async (req, res) => {
+          const key = rawKey(req, res)
+          const count = Number((await client.get(key)) ?? 0) + increment
+          await client.set(key, String(count), { expiration: { type: 'EX', value: TTL } })
+          reply(res, count)
+        }
+      return { read: handler(0), write: handler(1) }
+    }
+    case 'stash-memory':
+    case 'stash-redis': {
+      const client = scenario === 'stash-redis' ? await connectRedis(redisUrl) : undefined
+      const adapter = client === undefined ? undefined : redisAdapter({ client })
+      const stash = createStash({ secret: SECRET, storedKeys: ['count'], ttl: TTL, ...(adapter && { adapter }) })
+      app.use(stash)
+      const data = (req: Request): Stash<Counted> => req.stash as Stash<Counted>
+      return {
+        read: (req, res) => reply(res, data(req).count ?? 0),
+        write: (req, res) => reply(res, (data(req).count = (data(req).count ?? 0) + 1)),
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const [scenario, port, redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2)
+  if (!SCENARIOS.includes(scenario as Scenario) || !port) {
+    throw new Error(`usage: server.ts <${SCENARIOS.join('|')}> <port> [redis url]`)
+  }
+  const app = express()
+  const routes = await routesFor(scenario as Scenario, app, redisUrl)
+  app.get('/read', routes.read)
+  app.get('/write', routes.write)
+  app.listen(Number(port), '127.0.0.1', () => console.log('listening'))
+  process.once('SIGTERM', () => process.exit(0)) // nothing to flush: the driver owns Redis
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -39,6 +39,8 @@ export interface RunInfo {
   seconds: number
   settings: { duration: number; rounds: number; warmup: number; connections: number; clients: number }
   redisVersion: string
+  /** Which express-stash was measured. */
+  stashSource: string
   pinned: boolean
   /** Cores used on average by other processes of the machine during the run (Linux only). */
   otherCores?: number
@@ -163,7 +165,7 @@ export function renderMarkdown(info: RunInfo, rows: Row[]): string {
 Run on ${info.date.replace('T', ' ').slice(0, 16)} UTC with \`${info.command}\`, which took ${(info.seconds / 60).toFixed(1)} min.
 
 - **Machine:** ${machine(info)}.
-- **Packages:** ${packages.join(', ')}.
+- **Packages:** express-stash from ${info.stashSource}; ${packages.join(', ')}.
 - **Processes:** ${info.pinned ? 'each app server pinned to core 0 (`taskset -c 0`); the load generator (autocannon) and redis-server on core 1' : 'not pinned to cores (taskset was not found)'}; all traffic on loopback.${
     info.otherCores === undefined
       ? ''
@@ -171,7 +173,8 @@ Run on ${info.date.replace('T', ' ').slice(0, 16)} UTC with \`${info.command}\`,
   }
 - **Method:** per row, a ${warmup} s warm-up, then ${rounds} rounds of ${duration} s with ${connections} connections, interleaved with the other rows' rounds; each figure is the median of the rounds.
   \`1 cookie\`: every request is the same client. \`${clients} clients\`: ${clients} cookies, each request carrying the next one.
-  Every client's cookie was obtained first with one \`GET /write\`. \`/read\` reads a counter; \`/write\` increments it.
+  Every client's cookie was obtained first with one \`GET /write\` (bare Express sets none, so its requests carry none).
+  \`/read\` reads a counter; \`/write\` increments it.
 - **× peer:** compared with express-session + connect-redis for Redis-backed rows, with express-session + MemoryStore for the others.
 - **Redis counters:** \`CONFIG RESETSTAT\` before each round, \`INFO commandstats\` after it, divided by the requests served.
   Commands include those run inside Lua scripts; round trips are the commands sent (for express-stash, its \`EVALSHA\` calls).

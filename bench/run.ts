@@ -107,12 +107,12 @@ interface Cell {
 /** One measured round; `otherCores`: the CPU other processes of the machine used meanwhile. */
 type Round = LoadResult & Partial<support.RedisCosts> & { otherCores: number }
 
-async function startServer(scenario: Scenario, redisUrl: string): Promise<Target> {
+async function startServer(scenario: Scenario, redisUrl: string, stashModule: string): Promise<Target> {
   const port = await support.freePort()
   const args = [...TSX, join(__dirname, 'server.ts'), scenario, String(port), redisUrl]
   const child = support.spawnPinned(support.SERVER_CORE, process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: { ...process.env, NODE_ENV: 'production', BENCH_STASH_MODULE: stashModule },
   })
   const target = { scenario, base: `http://127.0.0.1:${port}`, cookies: [], process: child }
   await support.waitForOutput(child, 'listening')
@@ -158,6 +158,7 @@ async function main(): Promise<void> {
   const minutes = (scenarios.length * 4 * (WARMUP + ROUNDS * DURATION)) / 60
   console.log(`${scenarios.length} scenarios × 2 routes × 2 client modes, about ${minutes.toFixed(1)} min of load`)
   if (!support.pinned) console.warn('taskset not found: processes are not pinned to cores (install util-linux)')
+  const stash = support.buildStash()
   const redis = await support.startRedis()
   const load = await startLoadGenerator()
   const targets: Target[] = []
@@ -174,7 +175,7 @@ async function main(): Promise<void> {
     // Every server is up for the whole run (idle ones cost nothing), so that the rounds of all
     // scenarios can be interleaved: a slow spell of this machine then lands on one round of
     // several scenarios, which the medians drop, instead of on every round of one scenario.
-    for (const scenario of scenarios) targets.push(await startServer(scenario, redis.url))
+    for (const scenario of scenarios) targets.push(await startServer(scenario, redis.url, stash.module))
     for (const route of ['read', 'write'] as const) {
       for (const clients of ['one', 'many'] as const) {
         for (const target of targets) {
@@ -221,6 +222,7 @@ async function main(): Promise<void> {
     seconds: (Date.now() - started) / 1000,
     settings: { duration: DURATION, rounds: ROUNDS, warmup: WARMUP, connections: CONNECTIONS, clients: CLIENTS },
     redisVersion: redis.version,
+    stashSource: stash.source,
     pinned: support.pinned,
     otherCores,
     repeated,

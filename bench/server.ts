@@ -22,8 +22,14 @@ import { parse as parseCookies } from 'cookie'
 import express, { type Request, type RequestHandler, type Response } from 'express'
 import session from 'express-session'
 import { createClient } from 'redis'
-import { createStash, redisAdapter, type Stash } from '../lib/index.js'
+import type * as ExpressStash from '../lib/index.js'
+import type { Stash } from '../lib/index.js'
 import { SCENARIOS, type Scenario } from './support.js'
+
+// express-stash as users run it: the JavaScript that tsc compiles from lib/, which bench/run.ts
+// builds and names in BENCH_STASH_MODULE. Loaded through tsx, lib/*.ts would carry esbuild's
+// keepNames helper into every closure the library creates per request, a cost no user pays.
+const { createStash, redisAdapter } = require(process.env.BENCH_STASH_MODULE ?? '../lib/index.js') as typeof ExpressStash
 
 const SECRET = 'bench-secret-bench-secret-bench-secret'
 // Record lifetime, in seconds: connect-redis's default for all, so that no record expires during

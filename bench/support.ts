@@ -3,7 +3,8 @@
  * a core, a private redis-server, Redis's own command counters, and medians.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { createClient } from 'redis'
 
@@ -36,6 +37,33 @@ export const pinned = HAS_TASKSET
 /** Spawns `command` pinned to `core` with taskset when it exists, else unpinned. */
 export function spawnPinned(core: number, command: string, args: string[], options: SpawnOptions): ChildProcess {
   return HAS_TASKSET ? spawn('taskset', ['-c', String(core), command, ...args], options) : spawn(command, args, options)
+}
+
+/**
+ * Compiles lib/ with the package's own compiler options (its CommonJS build) into
+ * bench/.build/cjs, and returns the path of its entry point and a description of the source.
+ */
+export function buildStash(): { module: string; source: string } {
+  const out = join(__dirname, '.build', 'cjs')
+  rmSync(out, { recursive: true, force: true })
+  const tsc = require.resolve('typescript/bin/tsc')
+  const args = [
+    tsc,
+    '-p',
+    join(__dirname, '..', 'tsconfig.json'),
+    '--outDir',
+    out,
+    '--declaration',
+    'false',
+    '--sourceMap',
+    'false',
+  ]
+  if (spawnSync(process.execPath, args, { stdio: 'inherit' }).status !== 0) throw new Error('tsc could not compile lib/')
+  const git = (...command: string[]): string =>
+    spawnSync('git', command, { cwd: __dirname, encoding: 'utf8' }).stdout?.trim() ?? ''
+  const commit = git('rev-parse', '--short', 'HEAD') || 'unknown commit'
+  const dirty = git('status', '--porcelain', '--', '../lib') === '' ? '' : ', with uncommitted changes'
+  return { module: join(out, 'index.js'), source: `lib/ at ${commit}${dirty}, compiled by tsc` }
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */

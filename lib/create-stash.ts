@@ -51,6 +51,11 @@ export function createStash<Data extends object = StashData>(options: StashOptio
       },
     },
     close: { value: () => adapter.close() },
+    stats: {
+      value: function stats() {
+        return runtime.stats.snapshot()
+      },
+    },
   })
   const admin = createAdmin(runtime)
   for (const [name, value] of Object.entries(admin)) Object.defineProperty(stash, name, { value, configurable: true })

@@ -5,5 +5,6 @@ export type { IoRedisClient, NodeRedisClient, NodeRedisCluster, RedisClientLike 
 export { redisAdapter, type RedisAdapter, type RedisAdapterOptions, type RedisConnection } from './adapters/redis.js'
 export { createStash } from './create-stash.js'
 export { StashError, StashUnavailableError, type StashErrorCode } from './errors.js'
+export type { StashLatency, StashStats } from './stats.js'
 export { DEFAULTS, type CookieOptions, type RouteOptions, type StashOptions } from './options.js'
 export type { NextFunction, Stash, StashData, StashHandler, StashMethods, StashMiddleware } from './types.js'

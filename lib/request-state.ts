@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { appendSetCookie, idCookie, isSecure, signId } from './cookie.js'
 import { StashError, tooLargeError } from './errors.js'
 import { newStashId, recordKeyOf } from './ids.js'
+import { log, recordLabel } from './log.js'
 import type { StashRuntime } from './runtime.js'
 import { StashObject } from './stash.js'
 
@@ -82,7 +83,14 @@ export class RequestState {
       this.runtime.report(err)
       return this.forgetAll()
     }
-    if (values === undefined) return this.forget()
+    const { stats } = this.runtime
+    stats.loads++
+    if (values === undefined) {
+      if (log.enabled) log('load %s: no such record (expired or revoked); the stash starts empty', recordLabel(record))
+      this.runtime.expired(record)
+      return this.forget()
+    }
+    stats.hits++
     this.persisted = true
     this.keepAlive()
     const data = this.data as unknown as Record<string, unknown>
@@ -90,15 +98,17 @@ export class RequestState {
       const key = keys[i]!
       const stored = values[i]
       if (stored === undefined) continue
+      stats.bytesRead += Buffer.byteLength(key) + Buffer.byteLength(stored)
       this.stored.set(key, stored)
       const decoded = codec.decode(record, key, stored)
       if (decoded.kind === 'other-version') {
+        log('load %s: written under another version; deleted', recordLabel(record))
         await this.runtime.call(() => adapter.delete(record))
         return this.forgetAll()
       }
       if (decoded.kind === 'corrupt') {
         this.snapshot.set(key, CORRUPT)
-        this.runtime.report(corruptError(key, decoded.reason))
+        this.runtime.reportCorrupt(corruptError(key, decoded.reason))
         continue
       }
       this.snapshot.set(key, decoded.json)
@@ -158,7 +168,10 @@ export class RequestState {
   reset(): Promise<void> {
     return this.enqueue(async () => {
       const record = this.record
-      if (record !== undefined) await this.runtime.call(() => this.runtime.adapter.delete(record), 'write')
+      if (record !== undefined) {
+        await this.runtime.call(() => this.runtime.adapter.delete(record), 'write')
+        log('reset %s', recordLabel(record))
+      }
       for (const key of Object.keys(this.data)) delete (this.data as unknown as Record<string, unknown>)[key]
       this.cleared = this.id !== undefined
       this.forgetAll()
@@ -180,9 +193,12 @@ export class RequestState {
         const decoded = codec.decode(from, field, stored)
         if (decoded.kind === 'value') fields[field] = codec.encode(to, field, decoded.json)
         else
-          this.runtime.report(corruptError(field, decoded.kind === 'corrupt' ? decoded.reason : 'written under another version'))
+          this.runtime.reportCorrupt(
+            corruptError(field, decoded.kind === 'corrupt' ? decoded.reason : 'written under another version'),
+          )
       }
       await this.runtime.call(() => adapter.move(from, to, fields, this.ttl), 'write')
+      log('rotate %s -> %s', recordLabel(from), recordLabel(to))
       this.stored = new Map(Object.entries(fields))
       this.id = id
       this.record = to
@@ -214,6 +230,8 @@ export class RequestState {
         )
         if (result.ok) {
           this.persisted = true
+          if (stored !== undefined) this.runtime.stats.bytesWritten += Buffer.byteLength(key) + Buffer.byteLength(stored)
+          if (log.enabled) log('update %s: "%s" after %d attempt(s)', recordLabel(record), key, attempt + 1)
           const data = this.data as unknown as Record<string, unknown>
           if (json === undefined) {
             this.snapshot.delete(key)
@@ -269,6 +287,8 @@ export class RequestState {
       throw tooLargeError(bytes, options.maxBytes)
     }
     await this.guard(() => adapter.write(record, { set, del: changes.del, ttl: this.ttl, maxBytes: options.maxBytes }))
+    this.runtime.stats.bytesWritten += bytes
+    if (log.enabled) log('write %s: %d set, %d removed', recordLabel(record), changes.set.size, changes.del.length)
     for (const [key, json] of changes.set) {
       this.snapshot.set(key, json)
       this.stored.set(key, set[key]!)
@@ -316,6 +336,7 @@ export class RequestState {
     const id = newStashId()
     this.id = id
     this.record = recordKeyOf(id, this.owner)
+    if (log.enabled) log('new stash %s', recordLabel(this.record))
     this.issued = true
     this.cleared = false
   }

@@ -7,8 +7,10 @@ import { StashError, StashUnavailableError } from './errors.js'
 import { sha256 } from './ids.js'
 import type { ResolvedOptions } from './options.js'
 import { RequestState } from './request-state.js'
+import { log } from './log.js'
 import { hookResponse } from './response-hooks.js'
 import { requestStateOf } from './stash.js'
+import { StatsRecorder } from './stats.js'
 import type { NextFunction } from './types.js'
 
 /**
@@ -16,6 +18,8 @@ import type { NextFunction } from './types.js'
  * events. It turns a request into a {@link RequestState} and store failures into errors.
  */
 export class StashRuntime {
+  /** The counters behind `stash.stats()`. */
+  readonly stats = new StatsRecorder()
   private storeAvailable = true
 
   constructor(
@@ -72,12 +76,15 @@ export class StashRuntime {
   async call<T>(operation: () => Promise<T>, kind: 'read' | 'write' = 'read'): Promise<T> {
     let result: T
     try {
-      result = await operation()
+      result = await this.stats.time(operation)
     } catch (err) {
+      this.stats.errors++
       throw this.classify(err, kind)
     }
+    if (kind === 'write') this.stats.writes++
     if (!this.storeAvailable) {
       this.storeAvailable = true
+      log('the %s store answers again', this.adapter.kind)
       this.events.emit('available')
     }
     return result
@@ -85,8 +92,21 @@ export class StashRuntime {
 
   /** Emits `'error'`, or logs when nobody listens (an unhandled `'error'` event would crash the process). */
   report(err: unknown): void {
+    if (log.enabled) log('error: %s', (err as Error)?.message ?? err)
     if (this.events.listenerCount('error') > 0) this.events.emit('error', err)
     else console.error(err)
+  }
+
+  /** Reports a stored value that failed to decode (and is being removed); it counts as an error. */
+  reportCorrupt(err: StashError): void {
+    this.stats.errors++
+    this.report(err)
+  }
+
+  /** Emits `'expired'`: a signed ID came back whose record the store no longer has. */
+  expired(record: string): void {
+    this.stats.misses++
+    this.events.emit('expired', { record })
   }
 
   /** The error of a write attempted by a request that could not load its stash. */
@@ -98,6 +118,7 @@ export class StashRuntime {
     if (err instanceof StashUnavailableError || (!(err instanceof StashError) && kind === 'read')) {
       if (this.storeAvailable) {
         this.storeAvailable = false
+        log('the %s store is unavailable: %s', this.adapter.kind, (err as Error)?.message)
         this.events.emit('unavailable', err)
       }
       return err instanceof StashUnavailableError

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { StashAdmin } from './admin.js'
 import type { RouteOptions } from './options.js'
+import type { StashStats } from './stats.js'
 
 /**
  * The shape of stored data, to be completed by the application through declaration merging:
@@ -46,9 +47,15 @@ export type NextFunction = (err?: unknown) => void
 export type StashHandler = (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void
 
 /**
- * What `createStash()` returns: a middleware (`app.use(stash)`) that is also an EventEmitter
- * (`'error'`, `'unavailable'`, `'available'`), with per-route configuration, `close()` and the
- * admin calls of {@link StashAdmin}.
+ * What `createStash()` returns: a middleware (`app.use(stash)`) that is also an EventEmitter,
+ * with per-route configuration, `close()`, `stats()` and the admin calls of {@link StashAdmin}.
+ *
+ * Events:
+ * - `'error'` `(err)`: a failure that could not reach a response (a write after the headers
+ *   went out, a dropped write, a corrupt stored value). Without a listener it is logged.
+ * - `'unavailable'` `(err)` / `'available'` `()`: the store stopped / started answering again.
+ * - `'expired'` `({ record })`: a client came back with a signed ID whose record is gone
+ *   (expired, revoked or reset elsewhere); `record` is the hashed record key, never the ID.
  */
 export interface StashMiddleware<Data extends object = StashData> extends StashHandler, EventEmitter, StashAdmin {
   /**
@@ -58,6 +65,8 @@ export interface StashMiddleware<Data extends object = StashData> extends StashH
   route(options?: RouteOptions): StashHandler
   /** Closes what this instance opened: its adapter's timers and clients. */
   close(): Promise<void>
+  /** A snapshot of this instance's counters and store latency since it was created. */
+  stats(): StashStats
   /** @internal Carries the data type; never set. */
   readonly __data?: Data
 }

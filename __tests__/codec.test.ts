@@ -1,3 +1,4 @@
+import { createHmac, hkdfSync } from 'node:crypto'
 import { createCodec, parseJson } from '../lib/codec.js'
 
 describe('the value codec', () => {
@@ -19,6 +20,16 @@ describe('the value codec', () => {
     ['empty', () => codec.decode('rec', 'cart', '')],
   ])('rejects a value moved to %s', (_name, decode) => {
     expect(decode(codec.encode('rec', 'cart', '["é",1]'))).toMatchObject({ kind: 'corrupt' })
+  })
+
+  it('keeps the stored format: HMAC-SHA256/128 of record, field, version tag and JSON under an HKDF key', () => {
+    // Values already in stores were written in this format; it must never change silently.
+    const key = Buffer.from(hkdfSync('sha256', 'secret', '', 'express-stash value mac', 32))
+    const mac = createHmac('sha256', key).update('rec').update('\n').update('cart').update('\n\n').update('[1]').digest()
+    expect(codec.encode('rec', 'cart', '[1]')).toBe(`${mac.toString('base64url', 0, 16)}.[1]`)
+    const tag = Buffer.from('v2').toString('base64url')
+    const versioned = createHmac('sha256', key).update(`rec\ncart\n${tag}\n[1]`).digest()
+    expect(createCodec(['secret'], 'v2').encode('rec', 'cart', '[1]')).toBe(`${versioned.toString('base64url', 0, 16)}${tag}.[1]`)
   })
 
   it('keeps old values readable while their secret is listed', () => {

@@ -3,11 +3,19 @@ import { createHmac } from 'node:crypto'
 import cookieParser from 'cookie-parser'
 import express from 'express'
 import request from 'supertest'
-import { readId, signId } from '../lib/cookie.js'
+import { readId as readIdWith, signId } from '../lib/cookie.js'
+import { sha256 } from '../lib/ids.js'
+import { VerifiedCookies } from '../lib/verified-cookies.js'
 import { createStash, memoryAdapter, type StashOptions } from '../lib/index.js'
 import { cookiePair, idOf, noStashCookie, setCookie, setCookies } from './support/http.js'
 
 const ID = 'A'.repeat(32)
+
+/** readId with a fresh memory of verified values: every call verifies. */
+const readId = (header: string | undefined, name: string, secrets: string[]) =>
+  readIdWith(header, name, secrets, new VerifiedCookies())
+/** What readId finds for an ID. */
+const found = (id: string, resign: boolean) => ({ id, resign, hash: sha256(id) })
 
 describe('signId / readId', () => {
   it('uses the cookie-signature format', () => {
@@ -23,18 +31,18 @@ describe('signId / readId', () => {
       `stash="${signed}"`,
       ` stash = ${signed} `,
     ]) {
-      expect(readId(header, 'stash', ['k'])).toEqual({ id: ID, resign: false })
+      expect(readId(header, 'stash', ['k'])).toEqual(found(ID, false))
     }
   })
 
   it('verifies against every secret and asks to re-sign with the first', () => {
-    expect(readId(`stash=${signId(ID, 'old')}`, 'stash', ['new', 'old'])).toEqual({ id: ID, resign: true })
+    expect(readId(`stash=${signId(ID, 'old')}`, 'stash', ['new', 'old'])).toEqual(found(ID, true))
     expect(readId(`stash=${signId(ID, 'gone')}`, 'stash', ['new', 'old'])).toBeUndefined()
   })
 
   it('takes the first valid one among duplicate names', () => {
     const header = `stash=s:${ID}.forged; stash=${signId('B'.repeat(32), 'k')}`
-    expect(readId(header, 'stash', ['k'])).toEqual({ id: 'B'.repeat(32), resign: false })
+    expect(readId(header, 'stash', ['k'])).toEqual(found('B'.repeat(32), false))
   })
 
   it.each([
@@ -52,6 +60,36 @@ describe('signId / readId', () => {
     ['no value', 'stash'],
   ])('ignores a %s cookie', (_name, header) => {
     expect(readId(header, 'stash', ['k'])).toBeUndefined()
+  })
+})
+
+describe('verified cookie values are remembered', () => {
+  it('answers a value verified before without verifying it again, and exactly as verifying would', () => {
+    const verified = new VerifiedCookies()
+    const header = `stash=${signId(ID, 'old')}`
+    const first = readIdWith(header, 'stash', ['new', 'old'], verified)
+    expect(first).toEqual(found(ID, true))
+    // Secrets that verify nothing: only the remembered value can answer.
+    expect(readIdWith(header, 'stash', ['other'], verified)).toBe(first)
+  })
+
+  it('never remembers a forged or altered value', () => {
+    const verified = new VerifiedCookies()
+    const signed = signId(ID, 'k')
+    expect(readIdWith(`stash=${signed}`, 'stash', ['k'], verified)).toEqual(found(ID, false))
+    for (const forged of [signed.slice(0, -2) + 'xx', signed.replace('AAAA', 'AAAB'), `s:${ID}.`, signed + 'x']) {
+      expect(readIdWith(`stash=${forged}`, 'stash', ['k'], verified)).toBeUndefined()
+      expect(verified.get(forged)).toBeUndefined()
+    }
+  })
+
+  it('forgets the oldest values past its capacity of 10,000', () => {
+    const verified = new VerifiedCookies()
+    const ids = Array.from({ length: 10_001 }, (_, i) => String(i).padStart(32, 'A'))
+    for (const id of ids) verified.remember(`value ${id}`, id, false)
+    expect(verified.get(`value ${ids[0]}`)).toBeUndefined()
+    expect(verified.get(`value ${ids[1]}`)).toEqual(found(ids[1]!, false))
+    expect(verified.get(`value ${ids[10_000]}`)).toEqual(found(ids[10_000]!, false))
   })
 })
 

@@ -49,15 +49,8 @@ export function createCodec(secrets: readonly string[], version: string | undefi
   const aad = (record: string, field: string, versionTag: string) => Buffer.from(`${record}\n${field}\n${versionTag}`)
 
   const mac = (key: Buffer, record: string, field: string, versionTag: string, json: string): Buffer =>
-    createHmac('sha256', key)
-      .update(record)
-      .update('\n')
-      .update(field)
-      .update('\n')
-      .update(versionTag)
-      .update('\n')
-      .update(json)
-      .digest()
+    // One update() of the joined text: the same MAC as one call per part, at a fraction of the calls into C++.
+    createHmac('sha256', key).update(`${record}\n${field}\n${versionTag}\n${json}`).digest()
 
   return {
     encode(record, field, json) {

@@ -2,17 +2,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { serialize } from 'cookie'
 import type { ResolvedCookieOptions } from './options.js'
+import type { VerifiedCookies, VerifiedId } from './verified-cookies.js'
 
 /** Longest cookie value considered; anything longer is ignored unread. */
 const MAX_COOKIE_VALUE = 256
 const ID_PATTERN = /^[A-Za-z0-9_-]{32,128}$/
-
-/** A stash ID read from a verified cookie. */
-export interface VerifiedId {
-  readonly id: string
-  /** Verified by an old secret: the cookie should be re-signed with the current one. */
-  readonly resign: boolean
-}
 
 /**
  * Signs an ID in the format of cookie-signature (`s:` + value + `.` + base64 HMAC-SHA256
@@ -26,8 +20,14 @@ export function signId(id: string, secret: string): string {
  * Finds the stash ID in a `Cookie` header: every cookie named `name` is tried (duplicates
  * happen with several paths or domains) and the first one whose signature verifies wins.
  * Anything missing, malformed, oversized or forged yields `undefined`, never an error.
+ * Values verified before are looked up in `verified` instead of being verified again.
  */
-export function readId(header: string | undefined, name: string, secrets: readonly string[]): VerifiedId | undefined {
+export function readId(
+  header: string | undefined,
+  name: string,
+  secrets: readonly string[],
+  verified: VerifiedCookies,
+): VerifiedId | undefined {
   if (header === undefined || header.length === 0) return undefined
   let from = 0
   while (from < header.length) {
@@ -35,15 +35,16 @@ export function readId(header: string | undefined, name: string, secrets: readon
     if (end < 0) end = header.length
     const eq = header.indexOf('=', from)
     if (eq > from && eq < end && header.slice(from, eq).trim() === name) {
-      const verified = verify(header.slice(eq + 1, end).trim(), secrets)
-      if (verified !== undefined) return verified
+      const raw = header.slice(eq + 1, end).trim()
+      const found = verified.get(raw) ?? verify(raw, secrets, verified)
+      if (found !== undefined) return found
     }
     from = end + 1
   }
   return undefined
 }
 
-function verify(raw: string, secrets: readonly string[]): VerifiedId | undefined {
+function verify(raw: string, secrets: readonly string[], verified: VerifiedCookies): VerifiedId | undefined {
   if (raw.length > MAX_COOKIE_VALUE) return undefined
   let value = raw.startsWith('"') && raw.endsWith('"') && raw.length > 1 ? raw.slice(1, -1) : raw
   if (value.includes('%')) {
@@ -61,7 +62,7 @@ function verify(raw: string, secrets: readonly string[]): VerifiedId | undefined
   // Constant-time compare against every secret; the first is current, the rest are old.
   for (let i = 0; i < secrets.length; i++) {
     const expected = Buffer.from(mac(id, secrets[i]!))
-    if (expected.length === given.length && timingSafeEqual(expected, given)) return { id, resign: i > 0 }
+    if (expected.length === given.length && timingSafeEqual(expected, given)) return verified.remember(raw, id, i > 0)
   }
   return undefined
 }

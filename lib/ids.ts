@@ -20,5 +20,10 @@ export function sha256(value: string): string {
  * record of one owner shares a Redis Cluster hash slot with the owner's index.
  */
 export function recordKeyOf(id: string, owner: string | undefined): string {
-  return owner === undefined ? sha256(id) : `{${owner}}${sha256(id)}`
+  return recordKeyOfHash(sha256(id), owner)
+}
+
+/** {@link recordKeyOf} for an ID whose SHA-256 is known already. */
+export function recordKeyOfHash(idHash: string, owner: string | undefined): string {
+  return owner === undefined ? idHash : `{${owner}}${idHash}`
 }

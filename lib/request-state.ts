@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { appendSetCookie, idCookie, isSecure, signId } from './cookie.js'
 import { StashError, tooLargeError } from './errors.js'
-import { newStashId, recordKeyOf } from './ids.js'
+import { newStashId, recordKeyOf, recordKeyOfHash } from './ids.js'
 import { log, recordLabel } from './log.js'
 import type { StashRuntime } from './runtime.js'
 import { StashObject } from './stash.js'
+import type { VerifiedId } from './verified-cookies.js'
 
 // Marks a stored field that failed to decode: it differs from every JSON text, so the next
 // commit removes the field (or replaces it with what the handler assigned).
@@ -60,10 +61,10 @@ export class RequestState {
   }
 
   /** Adopts an ID read from a verified cookie; `load` confirms the store knows it. */
-  adopt(id: string, resign: boolean): void {
+  adopt({ id, resign, hash }: VerifiedId): void {
     this.id = id
     this.resign = resign
-    this.record = recordKeyOf(id, this.owner)
+    this.record = recordKeyOfHash(hash, this.owner)
   }
 
   /**

@@ -11,6 +11,7 @@ import { log } from './log.js'
 import { hookResponse } from './response-hooks.js'
 import { requestStateOf } from './stash.js'
 import { StatsRecorder } from './stats.js'
+import { VerifiedCookies } from './verified-cookies.js'
 import type { NextFunction } from './types.js'
 
 /**
@@ -20,6 +21,7 @@ import type { NextFunction } from './types.js'
 export class StashRuntime {
   /** The counters behind `stash.stats()`. */
   readonly stats = new StatsRecorder()
+  private readonly verifiedCookies = new VerifiedCookies()
   private storeAvailable = true
 
   constructor(
@@ -60,9 +62,9 @@ export class StashRuntime {
       beforeEnd: () => state.beforeEnd(),
       endFailed: (err, finish) => this.endFailed(state, res, err, finish, next),
     })
-    const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets)
+    const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets, this.verifiedCookies)
     if (cookie === undefined) return next()
-    state.adopt(cookie.id, cookie.resign)
+    state.adopt(cookie)
     state.load(keys, ttl).then(
       () => next(),
       (err: unknown) => this.loadFailed(state, err, next),

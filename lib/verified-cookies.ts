@@ -1,0 +1,36 @@
+import { sha256 } from './ids.js'
+
+/** How many verified cookie values one stash instance remembers. */
+const CAPACITY = 10_000
+
+/** A stash ID from a verified cookie, with the hash its record key is made of. */
+export interface VerifiedId {
+  readonly id: string
+  /** Verified by an old secret: the cookie should be re-signed with the current one. */
+  readonly resign: boolean
+  /** SHA-256 of the ID (see `recordKeyOf`). */
+  readonly hash: string
+}
+
+/**
+ * The cookie values one stash instance verified lately, so that a returning client costs neither
+ * an HMAC nor a SHA-256. Only values whose signature verified are remembered, under their exact
+ * text, so a lookup gives what verifying again would: a forged or altered value is never in it.
+ * Bounded: past `CAPACITY` the oldest value is forgotten (and verified again when it returns).
+ */
+export class VerifiedCookies {
+  private readonly values = new Map<string, VerifiedId>()
+
+  /** The ID of a cookie value verified before, if remembered. */
+  get(value: string): VerifiedId | undefined {
+    return this.values.get(value)
+  }
+
+  /** Remembers a cookie value whose signature verified. */
+  remember(value: string, id: string, resign: boolean): VerifiedId {
+    const verified = { id, resign, hash: sha256(id) }
+    if (this.values.size >= CAPACITY) this.values.delete(this.values.keys().next().value!)
+    this.values.set(value, verified)
+    return verified
+  }
+}

@@ -1,11 +1,12 @@
 /**
  * End-to-end in a real browser: Debian's Chromium (headless, through playwright-core) against
- * the example apps, the main one in a child process (memory and Redis), the SSE one in process.
+ * the example apps, the main one in a child process (memory and Redis), the others in process.
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { createApp as createSseApp } from '../examples/sse.js'
+import { createApp as createWizardApp } from '../examples/wizard.js'
 import { memoryAdapter } from '../lib/index.js'
 import { launchChromium } from './support/chromium.js'
 import { startExample, type ExampleProcess } from './support/example-process.js'
@@ -110,12 +111,10 @@ describe('the example app on Redis, in Chromium', () => {
   }, 60_000) // two app start-ups: a bound for a loaded machine
 })
 
-describe('the server-sent events example, in Chromium', () => {
-  const TTL = 1
-  const adapter = memoryAdapter({ cleanupInterval: 100 })
-  const { app, stash } = createSseApp({ adapter, secret: 'browser sse', ttl: TTL, tickInterval: 200 })
+/** Serves `app` on a free loopback port for the tests of this describe block; returns its URL. */
+function serveInProcess(app: http.RequestListener, stash: { close(): Promise<void> }): () => string {
   const server = http.createServer(app)
-  let url: string
+  let url = ''
   beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
@@ -125,9 +124,42 @@ describe('the server-sent events example, in Chromium', () => {
     await new Promise((resolve) => server.close(resolve))
     await stash.close()
   })
+  return () => url
+}
+
+describe('the wizard example, in Chromium', () => {
+  const { app, stash } = createWizardApp({ secret: 'browser wizard' })
+  const url = serveInProcess(app, stash)
+
+  test('plain HTML forms: two steps, a summary that survives a reload, start over', async () => {
+    await page.goto(url())
+    expect(new URL(page.url()).pathname).toBe('/step/1')
+    await page.fill('input[name=name]', 'Ada <Lovelace>')
+    await Promise.all([page.waitForURL('**/step/2'), page.click('button[type=submit]')])
+    expect(await page.textContent('strong')).toBe('Ada <Lovelace>')
+    await page.fill('input[name=address]', "12 St James's Square")
+    await Promise.all([page.waitForURL('**/summary'), page.click('button[type=submit]')])
+    await page.reload()
+    expect([await page.textContent('#name'), await page.textContent('#address')]).toEqual([
+      'Ada <Lovelace>',
+      "12 St James's Square",
+    ])
+
+    await Promise.all([page.waitForURL('**/step/1'), page.click('text=Start over')])
+    expect(await page.inputValue('input[name=name]')).toBe('')
+    await page.goto(`${url()}summary`)
+    expect(new URL(page.url()).pathname).toBe('/step/1')
+  })
+})
+
+describe('the server-sent events example, in Chromium', () => {
+  const TTL = 1
+  const adapter = memoryAdapter({ cleanupInterval: 100 })
+  const { app, stash } = createSseApp({ adapter, secret: 'browser sse', ttl: TTL, tickInterval: 200 })
+  const url = serveInProcess(app, stash)
 
   test('EventSource receives events, and the stash outlives its ttl while the stream is open', async () => {
-    await page.goto(url)
+    await page.goto(url())
     expect(await page.textContent('#visits')).toBe('1')
     await page.locator('#status', { hasText: /^open$/ }).waitFor()
     // Stream for more than twice the ttl (the adapter sweeps expired records every 100 ms).

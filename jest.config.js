@@ -5,7 +5,8 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/__tests__/tsconfig.json' }] },
   // Sources import with `.js` extensions (for the ESM build); map them back to the .ts files.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // Examples import the package by name; in tests that is the source.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^express-stash$': '<rootDir>/lib/index.ts' },
   testTimeout: 30_000,
   // Most tests wait on real Redis servers and short real TTLs, not on the CPU.
   maxWorkers: 2,

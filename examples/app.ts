@@ -5,6 +5,8 @@
  *   npm run example                                  # http://localhost:3000, memory
  *   REDIS_URL=redis://localhost:6379 npm run example # the same app on Redis
  *   curl -c jar -b jar localhost:3000/count
+ *
+ * PORT (default 3000; 0 for any free port) and HOST (default: every interface) choose where it listens.
  */
 import express from 'express'
 import { createStash, memoryAdapter, redisAdapter } from 'express-stash'
@@ -56,10 +58,16 @@ app.delete('/cart', cart, (req, res) => {
   res.json({ cart: [] })
 })
 
-const port = Number(process.env.PORT ?? 3000)
-const server = app.listen(port, () => {
-  console.log(`express-stash example listening on http://localhost:${port} (${redisUrl ? `Redis at ${redisUrl}` : 'memory'})`)
-})
+const port = Number(process.env.PORT ?? 3000) // 0: any free port
+const host = process.env.HOST || undefined // default: every interface
+const onListening = (): void => {
+  const address = server.address()
+  const bound = typeof address === 'object' && address !== null ? address.port : port
+  console.log(
+    `express-stash example listening on http://${host ?? 'localhost'}:${bound} (${redisUrl ? `Redis at ${redisUrl}` : 'memory'})`,
+  )
+}
+const server = host === undefined ? app.listen(port, onListening) : app.listen(port, host, onListening)
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

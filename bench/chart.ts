@@ -14,6 +14,8 @@ const COLORS: Record<Scenario, string> = {
   'raw-get-set': '#31a354',
   'stash-memory': '#fdae6b',
   'stash-redis': '#e6550d',
+  'payload-session-redis': '#756bb1',
+  'payload-stash-redis': '#a50f15',
 }
 
 const WIDTH = 1000
@@ -85,10 +87,10 @@ export function renderSvg(info: RunInfo, rows: Row[]): string {
     )
   })
   out.push(`<line x1="${LEFT}" x2="${WIDTH - RIGHT}" y1="${y(0)}" y2="${y(0)}" stroke="#888"/>`)
-  const perLine = Math.ceil(scenarios.length / 2)
+  const perLine = Math.ceil(scenarios.length / 3)
   scenarios.forEach((scenario, index) => {
     const x = LEFT + (index % perLine) * (plotWidth / perLine)
-    const legendY = HEIGHT - BOTTOM + 56 + Math.floor(index / perLine) * 22
+    const legendY = HEIGHT - BOTTOM + 50 + Math.floor(index / perLine) * 22
     out.push(`<rect x="${x}" y="${legendY - 11}" width="14" height="14" fill="${COLORS[scenario]}"/>`)
     out.push(text(x + 20, legendY, LABELS[scenario], 'font-size="12" fill="#222"'))
   })

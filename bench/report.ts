@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { cpus, release, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { REDIS_SCENARIOS, type Scenario } from './support.js'
+import { PAYLOAD_KEYS, REDIS_SCENARIOS, type Scenario } from './support.js'
 
 /** One measured combination: medians over the rounds. */
 export interface Row {
@@ -58,11 +58,14 @@ export const LABELS: Record<Scenario, string> = {
   'raw-get-set': 'raw node-redis GET + SET',
   'stash-memory': 'express-stash memory',
   'stash-redis': 'express-stash Redis',
+  'payload-session-redis': `connect-redis, ${PAYLOAD_KEYS} keys × 10 KB`,
+  'payload-stash-redis': `express-stash Redis, ${PAYLOAD_KEYS} keys × 10 KB`,
 }
 
 /** The row each row is compared with: connect-redis for Redis-backed rows, MemoryStore for the others. */
 export function peerOf(scenario: Scenario): Scenario | undefined {
-  if (scenario === 'bare' || scenario === 'session-memory' || scenario === 'session-redis') return undefined
+  if (scenario === 'payload-stash-redis') return 'payload-session-redis'
+  if (scenario === 'bare' || scenario === 'session-memory' || scenario.includes('session-redis')) return undefined
   return REDIS_SCENARIOS.includes(scenario) ? 'session-redis' : 'session-memory'
 }
 
@@ -173,8 +176,10 @@ Run on ${info.date.replace('T', ' ').slice(0, 16)} UTC with \`${info.command}\`,
   }
 - **Method:** per row, a ${warmup} s warm-up, then ${rounds} rounds of ${duration} s with ${connections} connections, interleaved with the other rows' rounds; each figure is the median of the rounds.
   \`1 cookie\`: every request is the same client. \`${clients} clients\`: ${clients} cookies, each request carrying the next one.
-  Every client's cookie was obtained first with one \`GET /write\` (bare Express sets none, so its requests carry none).
+  Every client's cookie was obtained first with one \`GET /setup\` (bare Express sets none, so its requests carry none).
   \`/read\` reads a counter; \`/write\` increments it.
+  Payload rows: each client's state holds ${PAYLOAD_KEYS} keys of 10,000 characters (about 1 MB), stored by its \`/setup\`; the routes read and write one of them, which holds the counter.
+  express-session loads and saves the whole session on every request; express-stash's routes declare only that one key.
 - **× peer:** compared with express-session + connect-redis for Redis-backed rows, with express-session + MemoryStore for the others.
 - **Redis counters:** \`CONFIG RESETSTAT\` before each round, \`INFO commandstats\` after it, divided by the requests served.
   Commands include those run inside Lua scripts; round trips are the commands sent (for express-stash, its \`EVALSHA\` calls).

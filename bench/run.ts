@@ -20,9 +20,11 @@
  *
  * Environment: BENCH_DURATION (seconds, 5), BENCH_ROUNDS (3), BENCH_WARMUP (seconds, 2),
  * BENCH_CONNECTIONS (10), BENCH_CLIENTS (100), BENCH_SCENARIOS (comma-separated names, all).
+ * Then the memory adapter at scale (bench/memory-sweep.ts, cleanupBatchSize 100 and 1000), whose
+ * tables are appended to the report.
  * Writes bench/results/latest.md and bench/results/latest.svg (see bench/report.ts).
  */
-import type { ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LoadJob, LoadResult } from './load.js'
@@ -215,6 +217,8 @@ async function main(): Promise<void> {
     await load.stop()
     await redis.stop()
   }
+  console.log('\nmemory adapter at scale (bench/memory-sweep.ts)')
+  const memory = await memoryAtScale()
   const rows = cells.map(summarize)
   const info: RunInfo = {
     date: new Date().toISOString(),
@@ -232,11 +236,37 @@ async function main(): Promise<void> {
     console.warn(`other processes and steal took ${otherCores!.toFixed(2)} cores during the run: figures are skewed`)
   const results = join(__dirname, 'results')
   mkdirSync(results, { recursive: true })
-  const markdown = renderMarkdown(info, rows)
+  const markdown = `${renderMarkdown(info, rows)}
+## Memory adapter at scale
+
+\`${MEMORY_COMMAND}\`, in the same run:
+
+${memory}`
   writeFileSync(join(results, 'latest.md'), markdown)
   writeFileSync(join(results, 'latest.svg'), renderSvg(info, rows))
   console.log(`\n${markdown}`)
   console.log(`written: bench/results/latest.md, bench/results/latest.svg (${(info.seconds / 60).toFixed(1)} min)`)
+}
+
+const MEMORY_SETTINGS = { BENCH_SWEEP_BATCHES: '100,1000', BENCH_SWEEP_REPEATS: '3' }
+const MEMORY_COMMAND = `${Object.entries(MEMORY_SETTINGS)
+  .map(([name, value]) => `${name}=${value}`)
+  .join(' ')} npx tsx bench/memory-sweep.ts`
+
+/** Runs bench/memory-sweep.ts (1,000,000 records) and resolves to what it printed. */
+function memoryAtScale(): Promise<string> {
+  const child = spawn(process.execPath, [...TSX, join(__dirname, 'memory-sweep.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...MEMORY_SETTINGS },
+  })
+  let output = ''
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk
+    process.stdout.write(chunk)
+  })
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve(output.trim()) : reject(new Error(`memory-sweep exited with ${code}`)))),
+  )
 }
 
 /** The command that reproduces this run, BENCH_* settings included. */

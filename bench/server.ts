@@ -24,7 +24,7 @@ import session from 'express-session'
 import { createClient } from 'redis'
 import type * as ExpressStash from '../lib/index.js'
 import type { Stash } from '../lib/index.js'
-import { SCENARIOS, type Scenario } from './support.js'
+import { PAYLOAD_CHARS, PAYLOAD_KEYS, SCENARIOS, type Scenario } from './support.js'
 
 // express-stash as users run it: the JavaScript that tsc compiles from lib/, which bench/run.ts
 // builds and names in BENCH_STASH_MODULE. Loaded through tsx, lib/*.ts would carry esbuild's
@@ -36,7 +36,9 @@ const SECRET = 'bench-secret-bench-secret-bench-secret'
 // a run (express-stash's default, 300 s, is shorter than a full run).
 const TTL = 86_400
 
-type Routes = { read: RequestHandler; write: RequestHandler }
+/** `/setup` stores a client's first state: by default the same as `/write`. */
+type Handlers = RequestHandler | RequestHandler[]
+type Routes = { read: Handlers; write: Handlers; setup?: Handlers }
 type Counted = { count?: number }
 
 const reply = (res: Response, count: number): void => {
@@ -58,6 +60,23 @@ async function connectRedis(url: string) {
   client.on('error', (error: Error) => console.error('redis client:', error.message))
   await client.connect()
   return client
+}
+
+const PAYLOAD_NAMES = Array.from({ length: PAYLOAD_KEYS }, (_, i) => `k${i}`)
+
+/** The counter kept at the start of a payload value. */
+const counterIn = (value: string | undefined): number => (value === undefined ? 0 : Number.parseInt(value, 10))
+
+/** Stores `count` as payload key k0 (PAYLOAD_CHARS characters) and returns it. */
+function countInto(data: Record<string, string>, count: number): number {
+  data.k0 = String(count).padEnd(PAYLOAD_CHARS, '.')
+  return count
+}
+
+/** Stores the whole payload, PAYLOAD_KEYS keys of PAYLOAD_CHARS characters, with the counter at 1. */
+function fillPayload(data: Record<string, string>): number {
+  for (const name of PAYLOAD_NAMES) data[name] = name.padEnd(PAYLOAD_CHARS, '.')
+  return countInto(data, 1)
 }
 
 /** Builds the read and write handlers of one scenario (and its middleware, on `app`). */
@@ -100,6 +119,28 @@ async function routesFor(scenario: Scenario, app: express.Express, redisUrl: str
         }
       return { read: handler(0), write: handler(1) }
     }
+    case 'payload-session-redis': {
+      const client = await connectRedis(redisUrl)
+      app.use(session({ secret: SECRET, store: new RedisStore({ client }), resave: false, saveUninitialized: false }))
+      const data = (req: Request) => req.session as unknown as Record<string, string>
+      return {
+        read: (req, res) => reply(res, counterIn(data(req).k0)),
+        write: (req, res) => reply(res, countInto(data(req), counterIn(data(req).k0) + 1)),
+        setup: (req, res) => reply(res, fillPayload(data(req))),
+      }
+    }
+    case 'payload-stash-redis': {
+      const stash = createStash({ secret: SECRET, ttl: TTL, adapter: redisAdapter({ client: await connectRedis(redisUrl) }) })
+      const data = (req: Request) => req.stash as unknown as Record<string, string>
+      // The routes declare the one key they use; the setup route declares the whole payload.
+      const one = stash.route({ storedKeys: ['k0'] })
+      const all = stash.route({ storedKeys: PAYLOAD_NAMES })
+      return {
+        read: [one, (req, res) => reply(res, counterIn(data(req).k0))],
+        write: [one, (req, res) => reply(res, countInto(data(req), counterIn(data(req).k0) + 1))],
+        setup: [all, (req, res) => reply(res, fillPayload(data(req)))],
+      }
+    }
     case 'stash-memory':
     case 'stash-redis': {
       const client = scenario === 'stash-redis' ? await connectRedis(redisUrl) : undefined
@@ -124,6 +165,7 @@ async function main(): Promise<void> {
   const routes = await routesFor(scenario as Scenario, app, redisUrl)
   app.get('/read', routes.read)
   app.get('/write', routes.write)
+  app.get('/setup', routes.setup ?? routes.write)
   app.listen(Number(port), '127.0.0.1', () => console.log('listening'))
   process.once('SIGTERM', () => process.exit(0)) // nothing to flush: the driver owns Redis
 }

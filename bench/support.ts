@@ -17,13 +17,26 @@ export const SCENARIOS = [
   'raw-get-set',
   'stash-memory',
   'stash-redis',
+  'payload-session-redis',
+  'payload-stash-redis',
 ] as const
 
 /** One scenario name (see bench/server.ts). */
 export type Scenario = (typeof SCENARIOS)[number]
 
 /** Scenarios whose state lives in Redis: their Redis commands are counted. */
-export const REDIS_SCENARIOS: readonly Scenario[] = ['session-redis', 'raw-get', 'raw-get-set', 'stash-redis']
+export const REDIS_SCENARIOS: readonly Scenario[] = [
+  'session-redis',
+  'raw-get',
+  'raw-get-set',
+  'stash-redis',
+  'payload-session-redis',
+  'payload-stash-redis',
+]
+
+/** Payload scenarios: each client's state holds PAYLOAD_KEYS keys of PAYLOAD_CHARS characters; the routes use one. */
+export const PAYLOAD_KEYS = 100
+export const PAYLOAD_CHARS = 10_000
 
 /** The core the app server runs on, and the one the load generator and redis-server share. */
 export const SERVER_CORE = 0
@@ -166,12 +179,15 @@ export function envNumber(name: string, fallback: number): number {
   return value
 }
 
-/** Cookies of `count` distinct clients: the `name=value` pairs of each first `GET /write`. */
+/**
+ * Cookies of `count` distinct clients: the `name=value` pairs of each first `GET /setup` (the
+ * same as `/write`, except on payload scenarios, where it stores the whole payload).
+ */
 export async function obtainCookies(base: string, count: number): Promise<string[]> {
   const cookies: string[] = []
   for (let i = 0; i < count; i++) {
-    const response = await fetch(`${base}/write`)
-    if (!response.ok) throw new Error(`GET /write answered ${response.status}: ${await response.text()}`)
+    const response = await fetch(`${base}/setup`)
+    if (!response.ok) throw new Error(`GET /setup answered ${response.status}: ${await response.text()}`)
     const pairs = response.headers.getSetCookie().map((header) => header.split(';')[0]!)
     if (pairs.length > 0) cookies.push(pairs.join('; '))
   }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { appendSetCookie, idCookie, isSecure, signId } from './cookie.js'
 import { StashError, tooLargeError } from './errors.js'
 import { newStashId, recordKeyOf } from './ids.js'
+import { hintIsStale, loadOrRecover } from './recovery.js'
 import type { StashRuntime } from './runtime.js'
 import { StashObject } from './stash.js'
 
@@ -34,8 +35,10 @@ export class RequestState {
   private record: string | undefined
   /** A new ID was issued during this request: the cookie must carry it. */
   private issued = false
-  /** The cookie verified with an old secret: re-sign it. */
+  /** The cookie verified with an old secret, or names another node: re-sign it. */
   private resign = false
+  /** The node hint the cookie carried (cross-node recovery). */
+  private hint: string | undefined
   /** `reset()` dropped the ID: clear the cookie unless a new ID replaces it. */
   private cleared = false
   /** The record is known to exist in the store (loaded, or written by this request). */
@@ -59,9 +62,10 @@ export class RequestState {
   }
 
   /** Adopts an ID read from a verified cookie; `load` confirms the store knows it. */
-  adopt(id: string, resign: boolean): void {
+  adopt(id: string, resign: boolean, hint?: string): void {
     this.id = id
-    this.resign = resign
+    this.resign = resign || hintIsStale(this.runtime.adapter, hint)
+    this.hint = hint
     this.record = recordKeyOf(id, this.owner)
   }
 
@@ -75,7 +79,7 @@ export class RequestState {
     if (record === undefined || keys.length === 0) return
     let values: (string | undefined)[] | undefined
     try {
-      values = await this.runtime.call(() => adapter.load(record, keys, options.touch ? ttl : undefined))
+      values = await this.runtime.call(() => loadOrRecover(adapter, record, keys, options.touch ? ttl : undefined, this.hint))
     } catch (err) {
       // The whole record was garbage (the store already removed it): report it, start fresh.
       if (!(err instanceof StashError) || err.code !== 'ERR_STASH_CORRUPT') throw err
@@ -143,7 +147,11 @@ export class RequestState {
     }
     const secure = isSecure(this.req, cookie.secure)
     if (this.id !== undefined && (this.issued || ((this.resign || rolling) && this.persisted))) {
-      appendSetCookie(this.res, idCookie(cookie, secure, signId(this.id, this.runtime.secrets[0]!)), writeHeadHeaders)
+      appendSetCookie(
+        this.res,
+        idCookie(cookie, secure, signId(this.id, this.runtime.secrets[0]!, this.runtime.adapter.recovery?.hint)),
+        writeHeadHeaders,
+      )
     } else if (this.id === undefined && this.cleared) {
       appendSetCookie(this.res, idCookie(cookie, secure, undefined), writeHeadHeaders)
     }

@@ -58,7 +58,7 @@ export class StashRuntime {
     })
     const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets)
     if (cookie === undefined) return next()
-    state.adopt(cookie.id, cookie.resign)
+    state.adopt(cookie.id, cookie.resign, cookie.hint)
     state.load(keys, ttl).then(
       () => next(),
       (err: unknown) => this.loadFailed(state, err, next),

@@ -40,7 +40,7 @@ export function clusterPrimary(): ClusterPrimary {
     if (message.type === 'hello' && typeof message.hint === 'string') {
       hints.set(worker.id, message.hint)
       announce()
-    } else if (message.type === 'relay' && typeof message.body === 'string') {
+    } else if (message.type === 'relay' && typeof message.to === 'number' && typeof message.body === 'string') {
       const request: ClusterMessage = { tag: MESSAGE_TAG, type: 'request', from: worker.id, id: message.id, body: message.body }
       // An unknown or dead target answers "nothing" at once instead of costing the timeout.
       if (!send(cluster.workers?.[message.to], request)) send(worker, { tag: MESSAGE_TAG, type: 'reply', id: message.id })

@@ -65,7 +65,7 @@ export function clusterLink(): PeerLink {
 
   const onMessage = (message: unknown) => {
     if (!isClusterMessage(message)) return
-    if (message.type === 'peers') {
+    if (message.type === 'peers' && Array.isArray(message.peers)) {
       peers = message.peers
         .filter((peer) => peer.worker !== worker.id)
         .map((peer) => ({ hint: peer.hint, ask: (body, giveUpAfter) => ask(peer.worker, body, giveUpAfter) }))

@@ -3,12 +3,17 @@
  * on loopback: the move (the peer keeps nothing), tombstones against stale writes, the race of
  * two nodes recovering one record, the endpoint's authentication, a silent peer, and options.
  */
+import '../support/stash-data.js'
 import { randomBytes } from 'node:crypto'
+import express from 'express'
+import request from 'supertest'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from '../../lib/index.js'
+import { createStash, memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from '../../lib/index.js'
 import { derivePeerKeys, nodeHint } from '../../lib/node-hint.js'
 import { sealRequest } from '../../lib/adapters/peer-protocol.js'
+import { recordKeyOf } from '../../lib/ids.js'
+import { cookiePair } from '../support/http.js'
 import { expectStashError } from './contract-helpers.js'
 
 const SECRETS = ['peer test secret']
@@ -112,6 +117,53 @@ describe('memoryAdapter peers: moving a record', () => {
     await expect(b!.adapter.readAll(k)).resolves.toEqual({ f: 'once' })
   })
 })
+
+describe('memoryAdapter peers: through createStash', () => {
+  /** An app on `node`'s adapter; `GET /slow` calls `entered` (its stash loaded), then increments once `release` resolves. */
+  function app(node: Node, release: Promise<void> = Promise.resolve(), entered = () => {}) {
+    const stash = createStash({ secret: SECRETS, storedKeys: ['count'], adapter: node.adapter })
+    const server = express()
+    server.use(stash)
+    server.get('/count', (req, res) => res.json({ count: (req.stash.count = (req.stash.count ?? 0) + 1) }))
+    server.get('/slow', async (req, res) => {
+      entered()
+      await release
+      res.json({ count: (req.stash.count = (req.stash.count ?? 0) + 1) })
+    })
+    server.use(
+      (err: { status?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) =>
+        res.status(err.status ?? 500).json({ code: err.code }),
+    )
+    return server
+  }
+
+  test('a request that loaded on the old node before the move gets ERR_STASH_MOVED; the moved stash is intact', async () => {
+    const nodes2 = await nodes(2)
+    let release!: () => void
+    let entered!: () => void
+    const loaded = new Promise<void>((resolve) => (entered = resolve))
+    const a = app(nodes2[0]!, new Promise<void>((resolve) => (release = resolve)), () => entered())
+    const b = app(nodes2[1]!)
+    const cookie = cookiePair(await request(a).get('/count').expect(200, { count: 1 }))
+    const inFlight = request(a)
+      .get('/slow')
+      .set('Cookie', cookie)
+      .then((res) => res)
+    await loaded // the slow request holds count 1
+    const moved = await request(b).get('/count').set('Cookie', cookie).expect(200, { count: 2 })
+    release()
+    const stale = await inFlight
+    expect({ status: stale.status, body: stale.body }).toEqual({ status: 409, body: { code: 'ERR_STASH_MOVED' } })
+    await request(b).get('/count').set('Cookie', cookiePair(moved)).expect(200, { count: 3 })
+    await expect(nodes2[0]!.adapter.readAll(recordOf(cookie))).resolves.toBeUndefined()
+  })
+})
+
+/** The record key of the stash ID in a `stash=...` cookie pair. */
+function recordOf(pair: string): string {
+  const value = decodeURIComponent(pair.slice(pair.indexOf('=') + 1))
+  return recordKeyOf(value.slice(2, value.lastIndexOf('.')).split('~')[0]!, undefined)
+}
 
 describe('memoryAdapter peers: the endpoint', () => {
   const post = (url: string, body: string, method = 'POST') =>

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { appendSetCookie, idCookie, isSecure, signId } from './cookie.js'
+import { appendSetCookie, idCookie, isSecure } from './cookie.js'
 import { StashError, tooLargeError } from './errors.js'
 import { newStashId, recordKeyOf } from './ids.js'
-import { hintIsStale, loadOrRecover } from './recovery.js'
+import { hintIsStale, loadOrRecover, signedValue } from './recovery.js'
 import type { StashRuntime } from './runtime.js'
 import { StashObject } from './stash.js'
 
@@ -147,11 +147,7 @@ export class RequestState {
     }
     const secure = isSecure(this.req, cookie.secure)
     if (this.id !== undefined && (this.issued || ((this.resign || rolling) && this.persisted))) {
-      appendSetCookie(
-        this.res,
-        idCookie(cookie, secure, signId(this.id, this.runtime.secrets[0]!, this.runtime.adapter.recovery?.hint)),
-        writeHeadHeaders,
-      )
+      appendSetCookie(this.res, idCookie(cookie, secure, signedValue(this.runtime, this.id)), writeHeadHeaders)
     } else if (this.id === undefined && this.cleared) {
       appendSetCookie(this.res, idCookie(cookie, secure, undefined), writeHeadHeaders)
     }

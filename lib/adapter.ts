@@ -1,3 +1,5 @@
+import type { StashRecovery } from './recovery.js'
+
 /**
  * The storage contract. An adapter keeps **records**: each record is a small map of fields
  * (one field per stored key) with a single expiry. Values reach the adapter already serialized
@@ -67,6 +69,13 @@ export interface StashAdapter {
   ownerKeys?(owner: string): Promise<string[]>
   /** Admin: deletes every record of one owner; resolves to how many. */
   deleteOwner?(owner: string): Promise<number>
+
+  /**
+   * Optional cross-node recovery, for stores local to one process (the memory adapter with
+   * `peers`): the cookie carries a node hint and a miss moves the record from the hinted node.
+   * Adapters shared by every node (Redis) leave it out.
+   */
+  readonly recovery?: StashRecovery
 }
 
 /** The owner named by a record key (`{owner}hash`), or undefined for a stash bound to no session. */

@@ -7,13 +7,19 @@ import type { VerifiedCookies, VerifiedId } from './verified-cookies.js'
 /** Longest cookie value considered; anything longer is ignored unread. */
 const MAX_COOKIE_VALUE = 256
 const ID_PATTERN = /^[A-Za-z0-9_-]{32,128}$/
+/** Separates the ID from the node hint inside the signed value (never a base64url character). */
+const HINT_SEPARATOR = '~'
+const HINT_PATTERN = /^[A-Za-z0-9_-]{8,64}$/
 
 /**
  * Signs an ID in the format of cookie-signature (`s:` + value + `.` + base64 HMAC-SHA256
- * without padding), so cookie-parser with the same secret reads it as a signed cookie.
+ * without padding), so cookie-parser with the same secret reads it as a signed cookie. A node
+ * `hint` (cross-node recovery) is appended to the ID as `~hint`, inside the signed value: the
+ * record key depends on the ID alone, and a changed hint breaks the signature.
  */
-export function signId(id: string, secret: string): string {
-  return `s:${id}.${mac(id, secret)}`
+export function signId(id: string, secret: string, hint?: string): string {
+  const value = hint === undefined ? id : id + HINT_SEPARATOR + hint
+  return `s:${value}.${mac(value, secret)}`
 }
 
 /**
@@ -56,13 +62,16 @@ function verify(raw: string, secrets: readonly string[], verified: VerifiedCooki
   }
   const dot = value.lastIndexOf('.')
   if (!value.startsWith('s:') || dot < 0) return undefined
-  const id = value.slice(2, dot)
-  if (!ID_PATTERN.test(id)) return undefined
+  const signed = value.slice(2, dot)
+  const separator = signed.indexOf(HINT_SEPARATOR)
+  const id = separator < 0 ? signed : signed.slice(0, separator)
+  const hint = separator < 0 ? undefined : signed.slice(separator + 1)
+  if (!ID_PATTERN.test(id) || (hint !== undefined && !HINT_PATTERN.test(hint))) return undefined
   const given = Buffer.from(value.slice(dot + 1))
   // Constant-time compare against every secret; the first is current, the rest are old.
   for (let i = 0; i < secrets.length; i++) {
-    const expected = Buffer.from(mac(id, secrets[i]!))
-    if (expected.length === given.length && timingSafeEqual(expected, given)) return verified.remember(raw, id, i > 0)
+    const expected = Buffer.from(mac(signed, secrets[i]!))
+    if (expected.length === given.length && timingSafeEqual(expected, given)) return verified.remember(raw, id, i > 0, hint)
   }
   return undefined
 }

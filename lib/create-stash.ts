@@ -31,6 +31,7 @@ export function createStash<Data extends object = StashData>(options: StashOptio
     })
   }
   const adapter = resolved.adapter ?? memoryAdapter()
+  adapter.recovery?.attach(secrets)
   const stash = function stash(req, res, next) {
     runtime.handle(req, res, next, resolved.storedKeys, resolved.ttl)
   } as StashMiddleware<Data>

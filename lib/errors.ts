@@ -11,6 +11,8 @@
  * - `ERR_STASH_CONFLICT`: `update()` lost the compare-and-set race too many times.
  * - `ERR_STASH_CORRUPT`: a stored value failed authentication or decoding; it was removed.
  * - `ERR_STASH_CLOSED`: the stash or its adapter was used after `close()`.
+ * - `ERR_STASH_MOVED`: the record moved to another node (cross-node recovery) while this
+ *   request held it; its write was refused so that no stale copy is left behind.
  */
 export type StashErrorCode =
   | 'ERR_STASH_UNAVAILABLE'
@@ -22,6 +24,7 @@ export type StashErrorCode =
   | 'ERR_STASH_CONFLICT'
   | 'ERR_STASH_CORRUPT'
   | 'ERR_STASH_CLOSED'
+  | 'ERR_STASH_MOVED'
 
 const PREFIX = 'express-stash: '
 

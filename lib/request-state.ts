@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { appendSetCookie, idCookie, isSecure, signId } from './cookie.js'
+import { appendSetCookie, idCookie, isSecure } from './cookie.js'
 import { StashError, tooLargeError } from './errors.js'
 import { newStashId, recordKeyOf, recordKeyOfHash } from './ids.js'
 import { log, recordLabel } from './log.js'
+import { hintIsStale, loadOrRecover, signedValue } from './recovery.js'
 import type { StashRuntime } from './runtime.js'
 import { StashObject } from './stash.js'
 import type { VerifiedId } from './verified-cookies.js'
@@ -36,8 +37,10 @@ export class RequestState {
   private record: string | undefined
   /** A new ID was issued during this request: the cookie must carry it. */
   private issued = false
-  /** The cookie verified with an old secret: re-sign it. */
+  /** The cookie verified with an old secret, or names another node: re-sign it. */
   private resign = false
+  /** The node hint the cookie carried (cross-node recovery). */
+  private hint: string | undefined
   /** `reset()` dropped the ID: clear the cookie unless a new ID replaces it. */
   private cleared = false
   /** The record is known to exist in the store (loaded, or written by this request). */
@@ -61,9 +64,10 @@ export class RequestState {
   }
 
   /** Adopts an ID read from a verified cookie; `load` confirms the store knows it. */
-  adopt({ id, resign, hash }: VerifiedId): void {
+  adopt({ id, resign, hash, hint }: VerifiedId): void {
     this.id = id
-    this.resign = resign
+    this.resign = resign || hintIsStale(this.runtime.adapter, hint)
+    this.hint = hint
     this.record = recordKeyOfHash(hash, this.owner)
   }
 
@@ -77,7 +81,7 @@ export class RequestState {
     if (record === undefined || keys.length === 0) return
     let values: (string | undefined)[] | undefined
     try {
-      values = await this.runtime.call(() => adapter.load(record, keys, options.touch ? ttl : undefined))
+      values = await this.runtime.call(() => loadOrRecover(adapter, record, keys, options.touch ? ttl : undefined, this.hint))
     } catch (err) {
       // The whole record was garbage (the store already removed it): report it, start fresh.
       if (!(err instanceof StashError) || err.code !== 'ERR_STASH_CORRUPT') throw err
@@ -154,7 +158,7 @@ export class RequestState {
     }
     const secure = isSecure(this.req, cookie.secure)
     if (this.id !== undefined && (this.issued || ((this.resign || rolling) && this.persisted))) {
-      appendSetCookie(this.res, idCookie(cookie, secure, signId(this.id, this.runtime.secrets[0]!)), writeHeadHeaders)
+      appendSetCookie(this.res, idCookie(cookie, secure, signedValue(this.runtime, this.id)), writeHeadHeaders)
     } else if (this.id === undefined && this.cleared) {
       appendSetCookie(this.res, idCookie(cookie, secure, undefined), writeHeadHeaders)
     }

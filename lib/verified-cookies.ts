@@ -10,6 +10,8 @@ export interface VerifiedId {
   readonly resign: boolean
   /** SHA-256 of the ID (see `recordKeyOf`). */
   readonly hash: string
+  /** The node hint signed with the ID (cross-node recovery); absent in cookies without one. */
+  readonly hint?: string
 }
 
 /**
@@ -27,8 +29,8 @@ export class VerifiedCookies {
   }
 
   /** Remembers a cookie value whose signature verified. */
-  remember(value: string, id: string, resign: boolean): VerifiedId {
-    const verified = { id, resign, hash: sha256(id) }
+  remember(value: string, id: string, resign: boolean, hint?: string): VerifiedId {
+    const verified: VerifiedId = hint === undefined ? { id, resign, hash: sha256(id) } : { id, resign, hash: sha256(id), hint }
     if (this.values.size >= CAPACITY) this.values.delete(this.values.keys().next().value!)
     this.values.set(value, verified)
     return verified

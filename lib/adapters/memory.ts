@@ -1,6 +1,10 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { CompareAndSetResult, RecordChange, StashAdapter } from '../adapter.js'
 import { optionError, StashError, tooLargeError } from '../errors.js'
+import { assertNotMoved, Tombstones } from './memory-moves.js'
+import { resolvePeers, type MemoryPeers } from './memory-peer-options.js'
+import { createPeerRecovery, type PeerRecovery } from './memory-peers.js'
+import type { PeerHandler } from './peer-http.js'
 import { ShardedMap } from './sharded-map.js'
 
 /** Options of {@link memoryAdapter}. Timers are in milliseconds. */
@@ -13,9 +17,19 @@ export interface MemoryAdapterOptions {
   cleanupBatchSize?: number
   /** Most records kept; beyond it the least recently used record is evicted. @default no limit */
   maxEntries?: number
+  /**
+   * Cross-node recovery: the other nodes a missed record is moved from. `'cluster'` in workers of
+   * `node:cluster` (with `clusterPrimary()` in the primary), or `{ self, urls }`: the peer endpoint
+   * URLs of independent processes or hosts (serve `adapter.peerHandler` at `self`).
+   * @default none: records stay on the node that wrote them
+   */
+  peers?: MemoryPeers
+  /** Milliseconds a miss may spend asking the peers (with `peers`). @default 500 */
+  peerTimeout?: number
 }
 
-interface MemoryRecord {
+/** @internal */
+export interface MemoryRecord {
   readonly fields: Map<string, string>
   expiresAt: number
   bytes: number
@@ -23,15 +37,19 @@ interface MemoryRecord {
   used: number
 }
 
-/** One table of records, possibly shared by several adapters through `name`. */
-class MemoryTable {
+/** One table of records, possibly shared by several adapters through `name`. @internal */
+export class MemoryTable {
   readonly records = new ShardedMap<MemoryRecord>()
+  /** Records moved to another node (cross-node recovery), refusing stale writes. */
+  readonly tombstones = new Tombstones()
   users = 0
   private sweeping: Promise<number> | undefined
   private readonly timer: NodeJS.Timeout
 
   constructor(
-    readonly settings: Required<Omit<MemoryAdapterOptions, 'name' | 'maxEntries'>> & { maxEntries: number | undefined },
+    readonly settings: Required<Omit<MemoryAdapterOptions, 'name' | 'maxEntries' | 'peers' | 'peerTimeout'>> & {
+      maxEntries: number | undefined
+    },
   ) {
     this.timer = setInterval(() => void this.sweep(), settings.cleanupInterval)
     this.timer.unref()
@@ -91,6 +109,7 @@ class MemoryTable {
         now = Date.now()
       }
     }
+    this.tombstones.sweep(now)
     return removed
   }
 
@@ -111,6 +130,13 @@ export interface MemoryAdapter extends StashAdapter {
   readonly size: number
   /** Runs a sweep now (or joins the one running); resolves to the number of expired records removed. */
   sweep(): Promise<number>
+  /** Cross-node recovery, with `peers`. */
+  readonly recovery?: PeerRecovery
+  /**
+   * With HTTP `peers`: the endpoint answering the other nodes' move requests, to serve at
+   * `peers.self` (`app.use(path, adapter.peerHandler)` or `http.createServer(adapter.peerHandler)`).
+   */
+  readonly peerHandler?: PeerHandler
 }
 
 /**
@@ -123,6 +149,7 @@ export interface MemoryAdapter extends StashAdapter {
  */
 export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter {
   const settings = resolve(options)
+  const peering = resolvePeers(options.peers, options.peerTimeout)
   const name = options.name
   let table = name === undefined ? undefined : registry.get(name)
   if (table !== undefined && JSON.stringify(table.settings) !== JSON.stringify(settings)) {
@@ -137,6 +164,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
   }
   table.users++
   const records = table
+  const recovery = peering === undefined ? undefined : createPeerRecovery(records, peering.link, peering.timeout)
   let closed = false
 
   const open = (): MemoryTable => {
@@ -160,11 +188,14 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
       return fields.map((field) => record.fields.get(field))
     },
     async write(key, change) {
-      applyChange(open(), key, change, Date.now())
+      const now = Date.now()
+      assertNotMoved(open(), key, now)
+      applyChange(records, key, change, now)
     },
     async compareAndSet(key, swap): Promise<CompareAndSetResult> {
       const now = Date.now()
       const table = open()
+      assertNotMoved(table, key, now)
       const current = table.get(key, now)?.fields.get(swap.field)
       if (current !== swap.expected) return { ok: false, current }
       const { field, next, ttl, maxBytes } = swap
@@ -202,6 +233,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
     async close() {
       if (closed) return
       closed = true
+      recovery?.close()
       if (--records.users > 0) return
       records.close()
       if (name !== undefined && registry.get(name) === records) registry.delete(name)
@@ -218,6 +250,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
       let live = 0
       for (const [, record] of table.records) if (record.expiresAt > now) live++
       table.records.clear()
+      table.tombstones.clear()
       return live
     },
     async ownerKeys(owner) {
@@ -231,13 +264,15 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
       for (const key of keys) table.records.delete(key)
       return keys.length
     },
+    ...(recovery === undefined ? {} : { recovery }),
+    ...(peering?.handler === undefined ? {} : { peerHandler: peering.handler }),
   }
   return adapter
 }
 
 function resolve(options: MemoryAdapterOptions): MemoryTable['settings'] {
   if (typeof options !== 'object' || options === null) throw optionError('memoryAdapter options', 'an object', options)
-  const known = new Set(['name', 'cleanupInterval', 'cleanupBatchSize', 'maxEntries'])
+  const known = new Set(['name', 'cleanupInterval', 'cleanupBatchSize', 'maxEntries', 'peers', 'peerTimeout'])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new TypeError(`express-stash: unknown option \`memoryAdapter.${key}\``)
   }

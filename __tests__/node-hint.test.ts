@@ -1,0 +1,111 @@
+/**
+ * The node hint in the cookie and the authenticated move protocol between peers, below HTTP:
+ * hints are opaque and signed with the ID, forged or replayed move requests get nothing.
+ */
+import cookieParser from 'cookie-parser'
+import { readId as readIdWith, signId } from '../lib/cookie.js'
+import { sha256 } from '../lib/ids.js'
+import { VerifiedCookies } from '../lib/verified-cookies.js'
+
+/** readId with a fresh memory of verified values: every call verifies. */
+const readId = (header: string, name: string, secrets: string[]) => readIdWith(header, name, secrets, new VerifiedCookies())
+import { NonceCache, openReply, openRequest, sealReply, sealRequest } from '../lib/adapters/peer-protocol.js'
+import { derivePeerKeys, nodeHint } from '../lib/node-hint.js'
+
+const ID = 'A'.repeat(32)
+const keys = derivePeerKeys(['current', 'old'])
+const URL_A = 'http://10.1.2.3:4001/_stash/peer'
+const HINT = nodeHint(keys, URL_A)
+
+describe('node hint', () => {
+  it('is opaque: fixed length, no trace of the name, different under another secret', () => {
+    expect(HINT).toMatch(/^[A-Za-z0-9_-]{16}$/)
+    for (const part of ['10', '1.2.3', '4001', 'stash', 'http']) expect(HINT).not.toContain(part)
+    expect(nodeHint(keys, 'http://10.1.2.3:4002/_stash/peer')).not.toBe(HINT)
+    expect(nodeHint(derivePeerKeys(['other']), URL_A)).not.toBe(HINT)
+    expect(nodeHint(derivePeerKeys(['current']), URL_A)).toBe(HINT) // the first secret makes hints
+  })
+
+  it('travels signed with the ID; the ID alone names the record', () => {
+    const value = signId(ID, 'k', HINT)
+    expect(value.startsWith(`s:${ID}~${HINT}.`)).toBe(true)
+    expect(readId(`stash=${encodeURIComponent(value)}`, 'stash', ['k'])).toEqual({ id: ID, resign: false, hash: sha256(ID), hint: HINT })
+    expect(readId(`stash=${signId(ID, 'old', HINT)}`, 'stash', ['k', 'old'])).toEqual({ id: ID, resign: true, hash: sha256(ID), hint: HINT })
+  })
+
+  it('keeps cookies without a hint readable (backwards compatible)', () => {
+    expect(readId(`stash=${signId(ID, 'k')}`, 'stash', ['k'])).toEqual({ id: ID, resign: false, hash: sha256(ID) })
+  })
+
+  it('is still a cookie-signature value that cookie-parser verifies', () => {
+    expect(cookieParser.signedCookie(signId(ID, 'k', HINT), 'k')).toBe(`${ID}~${HINT}`)
+    expect(cookieParser.signedCookie(signId(ID, 'k', HINT), 'wrong')).toBe(false)
+  })
+
+  const hinted = signId(ID, 'k', HINT)
+  it.each([
+    ['a hint swapped for another node', hinted.replace(HINT, nodeHint(keys, 'http://b:1/'))],
+    ['a hint added to a hintless cookie', signId(ID, 'k').replace(ID, `${ID}~${HINT}`)],
+    ['a hint removed', hinted.replace(`~${HINT}`, '')],
+    ['a malformed hint', hinted.replace(HINT, 'a!b')],
+  ])('rejects the whole cookie for %s', (_name, value) => {
+    expect(readId(`stash=${value}`, 'stash', ['k'])).toBeUndefined()
+  })
+})
+
+describe('move protocol', () => {
+  const other = derivePeerKeys(['not the secret'])
+  const record = { fields: { count: 'mac.1' }, ttlMs: 60_000 }
+
+  it('round-trips an authenticated request and an encrypted reply', () => {
+    const { text, nonce } = sealRequest(keys, HINT, 'record-key')
+    const opened = openRequest(keys, text, HINT, new NonceCache())
+    expect(opened).toMatchObject({ key: 'record-key', nonce, keyIndex: 0 })
+    const reply = sealReply(keys, opened!, record)
+    expect(reply).not.toContain('mac.1') // encrypted, not just signed
+    expect(openReply(keys, nonce, reply)).toEqual(record)
+    expect(openReply(keys, nonce, sealReply(keys, opened!, undefined))).toBeNull()
+  })
+
+  it('accepts requests of an old secret and answers under the same one', () => {
+    const old = derivePeerKeys(['old'])
+    const { text, nonce } = sealRequest(old, HINT, 'k')
+    const opened = openRequest(keys, text, HINT, new NonceCache())
+    expect(opened?.keyIndex).toBe(1)
+    expect(openReply(old, nonce, sealReply(keys, opened!, record))).toEqual(record)
+  })
+
+  it('refuses forged, misaddressed, altered, replayed and stale requests', () => {
+    const nonces = new NonceCache()
+    const forged = sealRequest(other, HINT, 'k').text
+    expect(openRequest(keys, forged, HINT, nonces)).toBeUndefined()
+    expect(openRequest(keys, sealRequest(keys, 'someone-else', 'k').text, HINT, nonces)).toBeUndefined()
+    const { text } = sealRequest(keys, HINT, 'k')
+    const [payload, mac] = text.split('.') as [string, string]
+    const altered = Buffer.from(Buffer.from(payload, 'base64url').toString().replace('"k"', '"x"')).toString('base64url')
+    expect(openRequest(keys, `${altered}.${mac}`, HINT, nonces)).toBeUndefined()
+    expect(openRequest(keys, text, HINT, nonces)).toBeDefined()
+    expect(openRequest(keys, text, HINT, nonces)).toBeUndefined() // replay
+    const realNow = Date.now
+    try {
+      Date.now = () => realNow() - 60_000
+      const stale = sealRequest(keys, HINT, 'k').text
+      Date.now = realNow
+      expect(openRequest(keys, stale, HINT, nonces)).toBeUndefined()
+    } finally {
+      Date.now = realNow
+    }
+    for (const junk of ['', '.', 'a.b', 'x'.repeat(5000), `${payload}.${'A'.repeat(43)}`]) {
+      expect(openRequest(keys, junk, HINT, nonces)).toBeUndefined()
+    }
+  })
+
+  it('binds a reply to its request: another nonce or key cannot open it', () => {
+    const first = sealRequest(keys, HINT, 'k')
+    const opened = openRequest(keys, first.text, HINT, new NonceCache())!
+    const reply = sealReply(keys, opened, record)
+    expect(openReply(keys, sealRequest(keys, HINT, 'k').nonce, reply)).toBeUndefined()
+    expect(openReply(other, first.nonce, reply)).toBeUndefined()
+    expect(openReply(keys, first.nonce, reply.slice(0, -4) + 'AAAA')).toBeUndefined()
+  })
+})

@@ -1,0 +1,95 @@
+import cluster from 'node:cluster'
+import { randomBytes } from 'node:crypto'
+import { optionError } from '../errors.js'
+import type { Peer, PeerLink } from './memory-peers.js'
+
+/** Marks the IPC messages of express-stash, so the application's own messages pass untouched. */
+export const MESSAGE_TAG = 'express-stash:peers'
+
+/** Messages between workers and the primary; `body` is a sealed request or reply, opaque to the primary. */
+export type ClusterMessage =
+  | { readonly tag: typeof MESSAGE_TAG; readonly type: 'hello'; readonly hint: string }
+  | { readonly tag: typeof MESSAGE_TAG; readonly type: 'peers'; readonly peers: readonly { worker: number; hint: string }[] }
+  | { readonly tag: typeof MESSAGE_TAG; readonly type: 'relay'; readonly to: number; readonly id: number; readonly body: string }
+  | {
+      readonly tag: typeof MESSAGE_TAG
+      readonly type: 'request'
+      readonly from: number
+      readonly id: number
+      readonly body: string
+    }
+  | {
+      readonly tag: typeof MESSAGE_TAG
+      readonly type: 'reply'
+      readonly to?: number
+      readonly id: number
+      readonly body?: string
+    }
+
+/** Whether an IPC message is one of ours. */
+export function isClusterMessage(message: unknown): message is ClusterMessage {
+  return typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === MESSAGE_TAG
+}
+
+/**
+ * The link between workers of `node:cluster`: requests travel worker → primary → worker over
+ * the IPC channels, relayed by {@link clusterPrimary} in the primary. Each worker announces its
+ * hint; the primary tells every worker who the others are.
+ */
+export function clusterLink(): PeerLink {
+  const worker = cluster.worker
+  if (!cluster.isWorker || worker === undefined || process.send === undefined) {
+    throw optionError('memoryAdapter.peers', '"cluster" only in a worker of node:cluster (call clusterPrimary() in the primary)')
+  }
+  const send = (message: ClusterMessage, failed?: () => void) =>
+    process.send!(message, undefined, undefined, (err: Error | null) => {
+      if (err !== null) failed?.()
+    })
+  let answer: ((request: string) => string | undefined) | undefined
+  let peers: readonly Peer[] = []
+  let nextId = 0
+  const pending = new Map<number, (reply: string | undefined) => void>()
+
+  const ask = (to: number, body: string, giveUpAfter: number) =>
+    new Promise<string | undefined>((resolve) => {
+      const id = nextId++
+      const done = (reply: string | undefined) => {
+        clearTimeout(timer)
+        pending.delete(id)
+        resolve(reply)
+      }
+      const timer = setTimeout(() => done(undefined), giveUpAfter)
+      pending.set(id, done)
+      send({ tag: MESSAGE_TAG, type: 'relay', to, id, body }, () => done(undefined))
+    })
+
+  const onMessage = (message: unknown) => {
+    if (!isClusterMessage(message)) return
+    if (message.type === 'peers' && Array.isArray(message.peers)) {
+      peers = message.peers
+        .filter((peer) => peer.worker !== worker.id)
+        .map((peer) => ({ hint: peer.hint, ask: (body, giveUpAfter) => ask(peer.worker, body, giveUpAfter) }))
+    } else if (message.type === 'reply') {
+      pending.get(message.id)?.(typeof message.body === 'string' ? message.body : undefined)
+    } else if (message.type === 'request' && typeof message.body === 'string') {
+      const body = answer?.(message.body)
+      send({ tag: MESSAGE_TAG, type: 'reply', to: message.from, id: message.id, ...(body === undefined ? {} : { body }) })
+    }
+  }
+
+  return {
+    name: `cluster worker ${randomBytes(16).toString('base64url')}`,
+    start(_keys, hint, answerRequest) {
+      answer = answerRequest
+      process.on('message', onMessage)
+      send({ tag: MESSAGE_TAG, type: 'hello', hint })
+    },
+    peers: () => peers,
+    close() {
+      answer = undefined
+      peers = []
+      process.off('message', onMessage)
+      for (const done of pending.values()) done(undefined)
+    },
+  }
+}

@@ -1,0 +1,54 @@
+import type { StashAdapter } from './adapter.js'
+import { signId } from './cookie.js'
+
+/**
+ * The optional cross-node recovery capability of an adapter ({@link StashAdapter.recovery}):
+ * the cookie carries a hint naming the node that holds the record, and a node that misses asks
+ * that node (then the others) for the record and **moves** it here. Only stores local to one
+ * process need it: the memory adapter has it when given `peers`; Redis does not.
+ */
+export interface StashRecovery {
+  /**
+   * Hands the stash's secrets to the recovery (the first signs, all verify): hints, peer
+   * authentication and encryption use keys derived from them. `createStash` calls it once per
+   * instance. Throws `TypeError` when the adapter already serves a stash with other secrets.
+   */
+  attach(secrets: readonly string[]): void
+  /** This node's hint, for the cookie; undefined until {@link StashRecovery.attach}. */
+  readonly hint: string | undefined
+  /**
+   * Fetches record `key` from the peers (the one named by `hint` first) and stores it locally,
+   * the peer deleting its copy. Resolves whether the record is now here; never rejects, and
+   * never takes longer than the adapter's peer timeout.
+   */
+  recover(key: string, hint: string | undefined): Promise<boolean>
+}
+
+/**
+ * `adapter.load`, and on a miss with a recovery capability, a recovery from the peers followed
+ * by a second local load. `hint` is the one the cookie carried.
+ */
+export async function loadOrRecover(
+  adapter: StashAdapter,
+  key: string,
+  fields: readonly string[],
+  ttl: number | undefined,
+  hint: string | undefined,
+): Promise<(string | undefined)[] | undefined> {
+  const values = await adapter.load(key, fields, ttl)
+  if (values !== undefined || adapter.recovery === undefined) return values
+  return (await adapter.recovery.recover(key, hint)) ? adapter.load(key, fields, ttl) : undefined
+}
+
+/** Whether a cookie with `hint` should be re-sent to carry this node's hint instead. */
+export function hintIsStale(adapter: StashAdapter, hint: string | undefined): boolean {
+  return hint !== adapter.recovery?.hint
+}
+
+/** The signed cookie value of `id`: with the current secret, and this node's hint when the adapter has one. */
+export function signedValue(
+  runtime: { readonly secrets: readonly string[]; readonly adapter: StashAdapter },
+  id: string,
+): string {
+  return signId(id, runtime.secrets[0]!, runtime.adapter.recovery?.hint)
+}

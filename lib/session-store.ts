@@ -103,7 +103,7 @@ export class StashSessionStore extends Store {
         if (id === undefined || stored === undefined) return // expired meanwhile
         const session = this.parse(id, stored)
         if (session === undefined) return this.adapter.delete(key)
-        sessions.push({ id, ...session })
+        sessions.push({ ...session, id })
       })
       return sessions
     })

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -15,8 +15,10 @@ beforeAll(() => {
   consumer = mkdtempSync(join(tmpdir(), 'express-stash-consumer-'))
   mkdirSync(join(consumer, 'node_modules'))
   symlinkSync(root, join(consumer, 'node_modules/express-stash'), 'dir')
-  // The consumer resolves express from the project's own node_modules.
-  symlinkSync(join(root, 'node_modules/express'), join(consumer, 'node_modules/express'), 'dir')
+  // The consumer resolves its other dependencies from the project's own node_modules.
+  for (const dependency of ['express', 'express-session', '@types']) {
+    symlinkSync(join(root, 'node_modules', dependency), join(consumer, 'node_modules', dependency), 'dir')
+  }
 })
 
 afterAll(() => rmSync(consumer, { recursive: true, force: true }))
@@ -59,11 +61,80 @@ it('works through import', () => {
   expect(out).toBe(expected)
 })
 
-it('ships type declarations for both entry points', () => {
-  for (const file of ['dist/cjs/index.d.ts', 'dist/esm/index.d.ts']) expect(existsSync(join(root, file))).toBe(true)
-  expect(run('format.cjs', `console.log(require('express-stash/package.json').exports['.'].require.types)`)).toBe(
-    './dist/cjs/index.d.ts',
-  )
+it('every subpath loads through require() and import, the session store as an express-session Store', () => {
+  const cjs = `const { Store } = require('express-session')
+const { createStash } = require('express-stash')
+const { StashSessionStore } = require('express-stash/session-store')
+const { runAdapterContract } = require('express-stash/testing')
+const store = new StashSessionStore({ adapter: require('express-stash').memoryAdapter() })
+console.log(JSON.stringify([typeof createStash, store instanceof Store, typeof runAdapterContract]))`
+  const esm = `import { Store } from 'express-session'
+import { createStash, memoryAdapter } from 'express-stash'
+import { StashSessionStore } from 'express-stash/session-store'
+import { runAdapterContract } from 'express-stash/testing'
+const store = new StashSessionStore({ adapter: memoryAdapter() })
+console.log(JSON.stringify([typeof createStash, store instanceof Store, typeof runAdapterContract]))`
+  expect(run('subpaths.cjs', cjs)).toBe('["function",true,"function"]')
+  expect(run('subpaths.mjs', esm)).toBe('["function",true,"function"]')
+})
+
+it('the exports map gives every subpath types and code for both conditions, and every file exists', () => {
+  const { exports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    exports: Record<string, string | Record<'import' | 'require', Record<'types' | 'default', string>>>
+  }
+  expect(Object.keys(exports).sort()).toEqual(['.', './package.json', './session-store', './testing'])
+  for (const [subpath, target] of Object.entries(exports)) {
+    if (typeof target === 'string') continue
+    expect([subpath, Object.keys(target)]).toEqual([subpath, ['import', 'require']])
+    for (const condition of ['import', 'require'] as const) {
+      // `types` must come first: TypeScript takes the first condition that matches.
+      expect(Object.keys(target[condition])).toEqual(['types', 'default'])
+      const dir = condition === 'import' ? './dist/esm/' : './dist/cjs/'
+      for (const file of Object.values(target[condition])) {
+        expect(file.startsWith(dir)).toBe(true)
+        expect(existsSync(join(root, file))).toBe(true)
+      }
+    }
+  }
+})
+
+// A TypeScript application on the built package (fixtures/consumer/app.ts), compiled by the
+// project's own tsc with each module system, then run with node: two requests, one stash
+// counter and one express-session counter.
+describe.each([
+  ['node16', 'commonjs'],
+  ['node16', 'module'],
+  ['nodenext', 'commonjs'],
+  ['nodenext', 'module'],
+  ['bundler', 'module'],
+])('TypeScript with moduleResolution %s in a "%s" package', (resolution, type) => {
+  it('compiles without errors (declarations checked too) and runs', () => {
+    const dir = join(consumer, `ts-${resolution}-${type}`)
+    mkdirSync(dir)
+    copyFileSync(join(__dirname, 'fixtures/consumer/app.ts'), join(dir, 'app.ts'))
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type, private: true }))
+    const compilerOptions = {
+      module: resolution === 'bundler' ? 'es2022' : resolution,
+      moduleResolution: resolution,
+      target: 'es2022',
+      strict: true,
+      esModuleInterop: true,
+      skipLibCheck: false,
+      types: ['node'],
+      outDir: 'out',
+    }
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['app.ts'] }))
+    const tsc = join(root, 'node_modules/typescript/bin/tsc')
+    try {
+      execFileSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 60_000 })
+    } catch (err) {
+      throw new Error(`tsc failed:\n${(err as { stdout?: string }).stdout ?? String(err)}`)
+    }
+    const output = readFileSync(join(dir, 'out/app.js'), 'utf8')
+    expect(/\brequire\("express-stash\/session-store"\)/.test(output)).toBe(type === 'commonjs')
+    const out = execFileSync(process.execPath, ['out/app.js'], { cwd: dir, encoding: 'utf8', timeout: 20_000 })
+    expect(out.trim()).toBe(JSON.stringify(['function', 'ERR_STASH_WRITE', [1, 1], [2, 2]]))
+  })
 })
 
 it('with a URL but neither redis nor ioredis installed: requests fail clearly, the process does not crash', () => {

@@ -22,7 +22,7 @@ let warnedDevelopmentSecret = false
  *   res.json(req.stash.cart)
  * })
  */
-export function createStash<Data extends object = StashData>(options: StashOptions = {}): StashMiddleware<Data> {
+export function createStash<Data extends object = StashData>(options: StashOptions<NoInfer<Data>> = {}): StashMiddleware<Data> {
   const resolved = resolveOptions(options)
   const secrets = resolved.secrets ?? developmentSecrets()
   if (process.env.NODE_ENV === 'production' && resolved.cookie.secure === false) {

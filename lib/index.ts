@@ -11,4 +11,14 @@ export { createStash } from './create-stash.js'
 export { StashError, StashUnavailableError, type StashErrorCode } from './errors.js'
 export type { StashLatency, StashStats } from './stats.js'
 export { DEFAULTS, type CookieOptions, type RouteOptions, type StashOptions } from './options.js'
-export type { NextFunction, Stash, StashData, StashHandler, StashMethods, StashMiddleware } from './types.js'
+export type {
+  NextFunction,
+  Stash,
+  StashData,
+  StashDataOf,
+  StashHandler,
+  StashMethods,
+  StashMiddleware,
+  StashRequest,
+  StoredKey,
+} from './types.js'

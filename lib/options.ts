@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { StashAdapter } from './adapter.js'
+import type { StashData, StoredKey } from './types.js'
 import { describe, optionError } from './errors.js'
 import { RESERVED_NAMES } from './reserved.js'
 
@@ -26,15 +27,15 @@ export interface CookieOptions {
 }
 
 /** Options of one route's stash (`stash.route(options)`). */
-export interface RouteOptions {
+export interface RouteOptions<Data extends object = StashData> {
   /** Extra keys this route persists, on top of the instance's `storedKeys`. @default [] */
-  storedKeys?: readonly string[]
+  storedKeys?: readonly StoredKey<Data>[]
   /** Seconds of inactivity before stored state expires, for this route's writes and touch. @default the instance's ttl */
   ttl?: number
 }
 
 /** Options of {@link createStash}. Every duration is in seconds. */
-export interface StashOptions extends RouteOptions {
+export interface StashOptions<Data extends object = StashData> extends RouteOptions<Data> {
   /**
    * Secret(s) signing the cookie and authenticating stored values. The first signs, all verify
    * (rotation). Required when `NODE_ENV=production`.
@@ -44,7 +45,7 @@ export interface StashOptions extends RouteOptions {
   /** Where state lives. @default memoryAdapter() */
   adapter?: StashAdapter
   /** Keys persisted on every route this instance serves. @default [] */
-  storedKeys?: readonly string[]
+  storedKeys?: readonly StoredKey<Data>[]
   /** Seconds of inactivity before stored state expires; fractions round up. @default 300 */
   ttl?: number
   /** A request that loads the stash slides its expiry. @default true */

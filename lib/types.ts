@@ -40,6 +40,31 @@ export interface StashMethods<Data extends object = StashData> {
 /** `req.stash`: the data (every key optional) plus the methods. */
 export type Stash<Data extends object = StashData> = Partial<Data> & StashMethods<Data>
 
+/**
+ * A key `storedKeys` accepts: a key of `Data`, or any string while `Data` declares none (an
+ * application that does not type its stash).
+ */
+export type StoredKey<Data extends object = StashData> = [keyof Data] extends [never] ? string : Extract<keyof Data, string>
+
+/**
+ * A request whose `req.stash` is typed with `Data`. The global `req.stash` of Express and
+ * Connect handlers is typed with the merged {@link StashData}; `createStash<Data>()` cannot
+ * change a global type, so annotate the handlers behind such an instance with this type
+ * (`Req` is the framework's request type, e.g. express's `Request`).
+ *
+ * @example
+ * const cart = createStash<{ items: string[] }>({ storedKeys: ['items'] })
+ * app.post('/cart', cart, (req: StashRequest<{ items: string[] }, Request>, res) => {
+ *   req.stash.items = [...(req.stash.items ?? []), 'apple']
+ * })
+ */
+export type StashRequest<Data extends object = StashData, Req extends object = IncomingMessage> = Omit<Req, 'stash'> & {
+  stash: Stash<Data>
+}
+
+/** The data type of a stash instance: `StashDataOf<typeof stash>` is the `Data` of `createStash<Data>()`. */
+export type StashDataOf<Middleware> = Middleware extends StashMiddleware<infer Data> ? Data : never
+
 /** The `next` callback of Express and Connect. */
 export type NextFunction = (err?: unknown) => void
 
@@ -62,7 +87,7 @@ export interface StashMiddleware<Data extends object = StashData> extends StashH
    * A middleware for one route or router: persists `storedKeys` on top of the instance's and
    * applies `ttl`. On a request that already has a stash, it loads only the keys not loaded yet.
    */
-  route(options?: RouteOptions): StashHandler
+  route(options?: RouteOptions<Data>): StashHandler
   /** Closes what this instance opened: its adapter's timers and clients. */
   close(): Promise<void>
   /** A snapshot of this instance's counters and store latency since it was created. */

@@ -14,7 +14,7 @@ import { derivePeerKeys, nodeHint } from '../../lib/node-hint.js'
 import { sealRequest } from '../../lib/adapters/peer-protocol.js'
 import { recordKeyOf } from '../../lib/ids.js'
 import { cookiePair } from '../support/http.js'
-import { expectStashError } from './contract-helpers.js'
+import { expectStashError } from '../../lib/testing/helpers.js'
 
 const SECRETS = ['peer test secret']
 const value = (v: string) => ({ set: { f: v }, del: [], ttl: 60 })

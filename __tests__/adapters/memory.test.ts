@@ -3,10 +3,12 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from '../../lib/index.js'
-import { runAdapterContract } from './contract.js'
-import { expectStashError, randomKey, sleep } from './contract-helpers.js'
+import { runAdapterContract } from '../../lib/testing/index.js'
+import { expectStashError, randomKey, sleep } from '../../lib/testing/helpers.js'
 
-runAdapterContract('memory', () => memoryAdapter())
+const jestGlobals = { describe, test, beforeAll, afterAll }
+
+runAdapterContract(jestGlobals, 'memory', () => memoryAdapter())
 
 const TTL = 60
 const uniqueName = () => 'memory-test-' + randomBytes(6).toString('hex')

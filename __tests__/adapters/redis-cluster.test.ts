@@ -7,7 +7,9 @@ import request from 'supertest'
 import { createStash, redisAdapter } from '../../lib/index.js'
 import { cookiePair } from '../support/http.js'
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js'
-import { runAdapterContract } from './contract.js'
+import { runAdapterContract } from '../../lib/testing/index.js'
+
+const jestGlobals = { describe, test, beforeAll, afterAll }
 
 // A real local Redis Cluster: 3 masters started by the test support code.
 let cluster: RedisCluster
@@ -31,8 +33,8 @@ afterAll(async () => {
   await cluster?.stop()
 })
 
-runAdapterContract('redis cluster via node-redis', () => redisAdapter({ client: nodeRedis, prefix: prefix() }))
-runAdapterContract('redis cluster via ioredis', () => redisAdapter({ client: ioredis, prefix: prefix() }))
+runAdapterContract(jestGlobals, 'redis cluster via node-redis', () => redisAdapter({ client: nodeRedis, prefix: prefix() }))
+runAdapterContract(jestGlobals, 'redis cluster via ioredis', () => redisAdapter({ client: ioredis, prefix: prefix() }))
 
 it('spreads records over every master', async () => {
   const adapter = redisAdapter({ client: ioredis, prefix: 'spread:' })

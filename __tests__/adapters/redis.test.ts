@@ -6,7 +6,9 @@ import { createClient as createClient4 } from 'redis4'
 import { createClient as createClient5 } from 'redis5'
 import { redisAdapter, StashUnavailableError, type RedisAdapter } from '../../lib/index.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
-import { runAdapterContract } from './contract.js'
+import { runAdapterContract } from '../../lib/testing/index.js'
+
+const jestGlobals = { describe, test, beforeAll, afterAll }
 
 let server: RedisServer
 let nodeRedis: ReturnType<typeof createClient>
@@ -42,12 +44,12 @@ afterAll(async () => {
   await server?.stop()
 })
 
-runAdapterContract('redis via node-redis', () => redisAdapter({ client: nodeRedis, prefix: prefix() }))
-runAdapterContract('redis via ioredis', () => redisAdapter({ client: ioredis, prefix: prefix() }))
-runAdapterContract('redis via node-redis 4', () => redisAdapter({ client: nodeRedis4, prefix: prefix() }))
-runAdapterContract('redis via node-redis 5', () => redisAdapter({ client: nodeRedis5, prefix: prefix() }))
-runAdapterContract('redis via ioredis 5', () => redisAdapter({ client: ioredis5, prefix: prefix() }))
-runAdapterContract('redis via URL', () => redisAdapter(server.url, { prefix: prefix() }))
+runAdapterContract(jestGlobals, 'redis via node-redis', () => redisAdapter({ client: nodeRedis, prefix: prefix() }))
+runAdapterContract(jestGlobals, 'redis via ioredis', () => redisAdapter({ client: ioredis, prefix: prefix() }))
+runAdapterContract(jestGlobals, 'redis via node-redis 4', () => redisAdapter({ client: nodeRedis4, prefix: prefix() }))
+runAdapterContract(jestGlobals, 'redis via node-redis 5', () => redisAdapter({ client: nodeRedis5, prefix: prefix() }))
+runAdapterContract(jestGlobals, 'redis via ioredis 5', () => redisAdapter({ client: ioredis5, prefix: prefix() }))
+runAdapterContract(jestGlobals, 'redis via URL', () => redisAdapter(server.url, { prefix: prefix() }))
 
 describe('redisAdapter', () => {
   const write = (adapter: RedisAdapter, record: string) => adapter.write(record, { set: { a: '1' }, del: [], ttl: 60 })
@@ -147,9 +149,36 @@ describe('redisAdapter', () => {
     [{ url: 'redis://x', timeout: 0 }, /`redisAdapter.timeout`/],
     [{ url: 'redis://x', prefix: 3 }, /`redisAdapter.prefix`/],
     [{ url: 'redis://x', maxPending: 0 }, /`redisAdapter.maxPending`/],
+    [{ url: 'redis://x', scanCount: 0 }, /`redisAdapter.scanCount` must be a positive integer/],
+    [{ url: 'redis://x', scanCount: 2.5 }, /`redisAdapter.scanCount`/],
   ])('refuses %j with a TypeError', (connection, message) => {
     expect(() => redisAdapter(connection as never)).toThrow(TypeError)
     expect(() => redisAdapter(connection as never)).toThrow(message)
+  })
+
+  it('scanCount is the COUNT of the admin SCANs: a small count takes more round trips, same keys', async () => {
+    const scanCalls = async () => {
+      const stats = String(await nodeRedis.sendCommand(['INFO', 'commandstats']))
+      return Number(/cmdstat_scan:calls=(\d+)/.exec(stats)?.[1] ?? 0)
+    }
+    const shared = prefix()
+    const small = redisAdapter({ client: nodeRedis, prefix: shared, scanCount: 5 })
+    const large = redisAdapter({ client: nodeRedis, prefix: shared })
+    for (let i = 0; i < 60; i++) await write(small, `r${i}`)
+    const idsOf = async (adapter: RedisAdapter) => {
+      const before = await scanCalls()
+      const ids: string[] = []
+      for await (const batch of adapter.keys!()) ids.push(...batch)
+      return { ids: ids.sort(), calls: (await scanCalls()) - before }
+    }
+    const [bySmall, byLarge] = [await idsOf(small), await idsOf(large)]
+    expect(bySmall.ids).toHaveLength(60)
+    expect(bySmall.ids).toEqual(byLarge.ids)
+    // Redis gathers about COUNT matching keys per SCAN (more when a bucket holds several): 60
+    // keys take roughly 12 calls at COUNT 5, and one at COUNT 200.
+    expect(bySmall.calls).toBeGreaterThanOrEqual(6)
+    expect(byLarge.calls).toBeLessThanOrEqual(2)
+    await small.clear!()
   })
 
   async function connectedClients(): Promise<string[]> {

@@ -27,6 +27,11 @@ export interface RedisAdapterOptions {
    * so a stalled server never accumulates an unbounded queue of commands. @default 1000
    */
   maxPending?: number
+  /**
+   * The `COUNT` hint of each `SCAN` the admin calls (`ids()`, `length()`, `clear()`) make: how
+   * many keys Redis looks at per call. Smaller means shorter calls but more round trips. @default 200
+   */
+  scanCount?: number
 }
 
 /**
@@ -48,6 +53,7 @@ export interface RedisAdapter extends StashAdapter {
 const DEFAULT_PREFIX = 'stash:'
 const DEFAULT_TIMEOUT = 1000
 const DEFAULT_MAX_PENDING = 1000
+const DEFAULT_SCAN_COUNT = 200
 
 /**
  * Stores each stash as one Redis hash (one field per stored key) under `prefix` + a hash of the
@@ -82,7 +88,7 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     for (const node of await d.masters()) {
       let cursor = '0'
       do {
-        const [next, batch] = (await bounded(d, settings, () => node(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '200']))) as [
+        const [next, batch] = (await bounded(d, settings, () => node(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(settings.scanCount)]))) as [
           string | number,
           string[],
         ]
@@ -208,6 +214,7 @@ interface ResolvedRedisOptions {
   prefix: string
   timeout: number
   maxPending: number
+  scanCount: number
   url?: string
   client?: RedisClientLike
   clientOptions: Record<string, unknown>
@@ -224,6 +231,7 @@ function resolve(connection: RedisConnection, options: RedisAdapterOptions): Res
     prefix = DEFAULT_PREFIX,
     timeout = DEFAULT_TIMEOUT,
     maxPending = DEFAULT_MAX_PENDING,
+    scanCount = DEFAULT_SCAN_COUNT,
     url,
     client,
     ...clientOptions
@@ -234,6 +242,9 @@ function resolve(connection: RedisConnection, options: RedisAdapterOptions): Res
   }
   if (typeof maxPending !== 'number' || !Number.isSafeInteger(maxPending) || maxPending <= 0) {
     throw optionError('redisAdapter.maxPending', 'a positive integer', maxPending)
+  }
+  if (typeof scanCount !== 'number' || !Number.isSafeInteger(scanCount) || scanCount <= 0) {
+    throw optionError('redisAdapter.scanCount', 'a positive integer', scanCount)
   }
   if ((url === undefined) === (client === undefined)) {
     throw optionError('redisAdapter connection', 'a URL string, { url, ...clientOptions } or { client }', connection)
@@ -254,6 +265,7 @@ function resolve(connection: RedisConnection, options: RedisAdapterOptions): Res
     prefix,
     timeout,
     maxPending,
+    scanCount,
     url: url as string | undefined,
     client: client as RedisClientLike | undefined,
     clientOptions,

@@ -3,7 +3,8 @@
  * timers, so it also holds for stores that expire records on their own clock).
  * @module
  */
-import { randomKey, sleep, useAdapter, type AdapterFactory, type ContractOptions } from './contract-helpers.js'
+import assert, { deepStrictEqual as equal } from 'node:assert/strict'
+import { randomKey, sleep, useAdapter, type AdapterFactory, type TestApi, type ContractOptions } from './helpers.js'
 
 /** Sleeps until `Date.now()` reaches `deadline`. */
 async function sleepUntil(deadline: number): Promise<void> {
@@ -18,79 +19,80 @@ async function sleepUntil(deadline: number): Promise<void> {
  * Deadlines are measured from just after the call that set the expiry resolved (the latest the
  * store can have set it), so waits are safe however slow the round trip.
  *
+ * @param api - The test functions to register with (see {@link TestApi}).
  * @param name - The adapter's label in test names.
  * @param factory - Creates the adapter under test (once for the group; the group closes it).
  * @param options - `ttlSlack` lengthens every wait for a record to be gone.
  */
-export function expiryContract(name: string, factory: AdapterFactory, options?: ContractOptions): void {
+export function expiryContract(api: TestApi, name: string, factory: AdapterFactory, options?: ContractOptions): void {
   /** Past an expiry set at `since` for `ttl` seconds, plus margin and the adapter's slack. */
   const slack = options?.ttlSlack ?? 0
   const expired = (since: number, ttl: number) => since + ttl * 1000 + 100 + slack
   /** A ttl that outlives a ttl of 1 by enough to check between the two deadlines. */
   const slide = 2 + Math.ceil(slack / 1000)
 
-  describe(`${name} adapter contract: expiry`, () => {
-    const adapter = useAdapter(factory)
+  api.describe(`${name} adapter contract: expiry`, () => {
+    const adapter = useAdapter(api, factory)
 
-    test('a record written with ttl 1 is gone after a second, and reads do not revive it', async () => {
+    api.test('a record written with ttl 1 is gone after a second, and reads do not revive it', async () => {
       const key = randomKey()
       await adapter().write(key, { set: { a: '1' }, del: [], ttl: 1 })
       const written = Date.now()
-      await expect(adapter().load(key, ['a'])).resolves.toEqual(['1'])
+      equal(await adapter().load(key, ['a']), ['1'])
       await sleep(500)
-      await expect(adapter().load(key, ['a'])).resolves.toEqual(['1'])
+      equal(await adapter().load(key, ['a']), ['1'])
       await sleepUntil(expired(written, 1))
-      await expect(adapter().load(key, ['a'])).resolves.toBeUndefined()
-      await expect(adapter().load(key, ['a'], 60)).resolves.toBeUndefined()
-      await expect(adapter().touch(key, 60)).resolves.toBe(false)
-      await expect(adapter().readAll(key)).resolves.toBeUndefined()
-      await expect(adapter().compareAndSet(key, { field: 'a', expected: '1', next: '2', ttl: 60 })).resolves.toEqual({
+      equal(await adapter().load(key, ['a']), undefined)
+      equal(await adapter().load(key, ['a'], 60), undefined)
+      equal(await adapter().touch(key, 60), false)
+      equal(await adapter().readAll(key), undefined)
+      equal(await adapter().compareAndSet(key, { field: 'a', expected: '1', next: '2', ttl: 60 }), {
         ok: false,
         current: undefined,
       })
       // A write after expiry starts a new record: the expired field does not come back.
       await adapter().write(key, { set: { b: '2' }, del: [], ttl: 60 })
-      await expect(adapter().readAll(key)).resolves.toEqual({ b: '2' })
+      equal(await adapter().readAll(key), { b: '2' })
     })
 
-    test('touch slides the expiry', async () => {
+    api.test('touch slides the expiry', async () => {
       const key = randomKey()
       await adapter().write(key, { set: { a: '1' }, del: [], ttl: 1 })
       const written = Date.now()
       await sleep(600)
-      await expect(adapter().touch(key, slide)).resolves.toBe(true)
+      equal(await adapter().touch(key, slide), true)
       const touched = Date.now()
       await sleepUntil(expired(written, 1)) // past the original deadline
-      await expect(adapter().load(key, ['a'])).resolves.toEqual(['1'])
+      equal(await adapter().load(key, ['a']), ['1'])
       await sleepUntil(expired(touched, slide)) // past the new one
-      await expect(adapter().load(key, ['a'])).resolves.toBeUndefined()
+      equal(await adapter().load(key, ['a']), undefined)
     })
 
-    test('load with a ttl slides the expiry', async () => {
+    api.test('load with a ttl slides the expiry', async () => {
       const key = randomKey()
       await adapter().write(key, { set: { a: '1' }, del: [], ttl: 1 })
       const written = Date.now()
       await sleep(600)
-      await expect(adapter().load(key, ['a'], slide)).resolves.toEqual(['1'])
+      equal(await adapter().load(key, ['a'], slide), ['1'])
       const loaded = Date.now()
       await sleepUntil(expired(written, 1))
-      await expect(adapter().readAll(key)).resolves.toEqual({ a: '1' })
+      equal(await adapter().readAll(key), { a: '1' })
       await sleepUntil(expired(loaded, slide))
-      await expect(adapter().readAll(key)).resolves.toBeUndefined()
+      equal(await adapter().readAll(key), undefined)
     })
 
-    test('load without a ttl, and readAll, do not slide the expiry', async () => {
+    api.test('load without a ttl, and readAll, do not slide the expiry', async () => {
       const key = randomKey()
       await adapter().write(key, { set: { a: '1' }, del: [], ttl: 1 })
       const written = Date.now()
       await sleep(600)
-      await expect(adapter().load(key, ['a'])).resolves.toEqual(['1'])
-      await expect(adapter().readAll(key)).resolves.toEqual({ a: '1' })
+      equal(await adapter().load(key, ['a']), ['1'])
+      equal(await adapter().readAll(key), { a: '1' })
       await sleepUntil(expired(written, 1))
-      await expect(adapter().load(key, ['a'])).resolves.toBeUndefined()
+      equal(await adapter().load(key, ['a']), undefined)
     })
 
-    test('write and compareAndSet slide the expiry', async () => {
+    api.test('write and compareAndSet slide the expiry', async () => {
       const written = randomKey()
       const swapped = randomKey()
       await adapter().write(written, { set: { a: '1' }, del: [], ttl: 1 })
@@ -98,43 +100,43 @@ export function expiryContract(name: string, factory: AdapterFactory, options?: 
       const created = Date.now()
       await sleep(600)
       await adapter().write(written, { set: { b: '2' }, del: [], ttl: slide })
-      await expect(adapter().compareAndSet(swapped, { field: 'a', expected: '1', next: '2', ttl: slide })).resolves.toEqual({
+      equal(await adapter().compareAndSet(swapped, { field: 'a', expected: '1', next: '2', ttl: slide }), {
         ok: true,
       })
       await sleepUntil(expired(created, 1))
-      await expect(adapter().readAll(written)).resolves.toEqual({ a: '1', b: '2' })
-      await expect(adapter().readAll(swapped)).resolves.toEqual({ a: '2' })
+      equal(await adapter().readAll(written), { a: '1', b: '2' })
+      equal(await adapter().readAll(swapped), { a: '2' })
     })
 
-    test('a shorter ttl never shortens a longer expiry', async () => {
+    api.test('a shorter ttl never shortens a longer expiry', async () => {
       const key = randomKey()
       const long = slide + 1
       const before = Date.now()
       await adapter().write(key, { set: { a: '1' }, del: [], ttl: long })
       await adapter().write(key, { set: { b: '2' }, del: [], ttl: 1 })
-      await expect(adapter().touch(key, 1)).resolves.toBe(true)
-      await expect(adapter().load(key, ['a'], 1)).resolves.toEqual(['1'])
-      await expect(adapter().compareAndSet(key, { field: 'c', expected: undefined, next: '3', ttl: 1 })).resolves.toEqual({
+      equal(await adapter().touch(key, 1), true)
+      equal(await adapter().load(key, ['a'], 1), ['1'])
+      equal(await adapter().compareAndSet(key, { field: 'c', expected: undefined, next: '3', ttl: 1 }), {
         ok: true,
       })
       await adapter().write(key, { set: {}, del: ['b'], ttl: 1 })
       const shortened = Date.now()
       await sleepUntil(expired(shortened, 1))
-      expect(Date.now()).toBeLessThan(before + long * 1000) // still inside the long ttl
-      await expect(adapter().readAll(key)).resolves.toEqual({ a: '1', c: '3' })
+      assert.ok(Date.now() < before + long * 1000, `${Date.now()} < ${before + long * 1000}`) // still inside the long ttl
+      equal(await adapter().readAll(key), { a: '1', c: '3' })
     })
 
-    test('move gives the new record the ttl', async () => {
+    api.test('move gives the new record the ttl', async () => {
       const from = randomKey()
       const to = randomKey()
       await adapter().write(from, { set: { a: '1' }, del: [], ttl: 60 })
       await adapter().move(from, to, { a: '1' }, 1)
       const moved = Date.now()
-      await expect(adapter().load(to, ['a'])).resolves.toEqual(['1'])
-      await expect(adapter().load(from, ['a'])).resolves.toBeUndefined()
+      equal(await adapter().load(to, ['a']), ['1'])
+      equal(await adapter().load(from, ['a']), undefined)
       await sleepUntil(expired(moved, 1))
-      await expect(adapter().load(to, ['a'])).resolves.toBeUndefined()
-      await expect(adapter().readAll(to)).resolves.toBeUndefined()
+      equal(await adapter().load(to, ['a']), undefined)
+      equal(await adapter().readAll(to), undefined)
     })
   })
 }

@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto'
+import express from 'express'
+import session, { Store } from 'express-session'
+import Redis from 'ioredis'
+import { createClient } from 'redis'
+import request from 'supertest'
+import { createStash, memoryAdapter, redisAdapter, StashUnavailableError, type StashAdapter } from '../lib/index.js'
+import { StashSessionStore } from '../lib/session-store.js'
+import { sessionRecordKey } from '../lib/session-store-keys.js'
+import { failingAdapter } from './support/adapters.js'
+import { cookiePair } from './support/http.js'
+import { startRedis, type RedisServer } from './support/redis-server.js'
+import { runSessionLifecycle } from './session-store/lifecycle-suite.js'
+
+let server: RedisServer
+let nodeRedis: ReturnType<typeof createClient>
+let ioredis: Redis
+
+beforeAll(async () => {
+  server = await startRedis()
+  nodeRedis = createClient({ url: server.url })
+  nodeRedis.on('error', () => {})
+  await nodeRedis.connect()
+  ioredis = new Redis(server.url).on('error', () => {})
+})
+
+afterAll(async () => {
+  await nodeRedis?.close()
+  await ioredis?.quit()
+  await server?.stop()
+})
+
+const prefix = () => `sessions:${randomBytes(6).toString('base64url')}:`
+const remainingTtl = async (adapter: StashAdapter, sid: string) =>
+  Number(await nodeRedis.sendCommand(['TTL', (adapter as { prefix?: string }).prefix + sessionRecordKey(sid)]))
+const scanCalls = async () => {
+  const stats = String(await nodeRedis.sendCommand(['INFO', 'commandstats']))
+  return Number(/cmdstat_scan:calls=(\d+)/.exec(stats)?.[1] ?? 0)
+}
+
+runSessionLifecycle('memory', { adapter: () => memoryAdapter() })
+runSessionLifecycle('redis via node-redis (scanCount 10)', {
+  adapter: () => redisAdapter({ client: nodeRedis, prefix: prefix(), scanCount: 10 }),
+  remainingTtl,
+  scanCalls,
+})
+runSessionLifecycle('redis via ioredis (scanCount 10)', {
+  adapter: () => redisAdapter({ client: ioredis, prefix: prefix(), scanCount: 10 }),
+  remainingTtl,
+  scanCalls,
+})
+
+describe('StashSessionStore', () => {
+  test('is an express-session Store: createSession, regenerate and load come from Store.prototype', async () => {
+    const store = new StashSessionStore({ adapter: memoryAdapter() })
+    expect(store).toBeInstanceOf(Store)
+    expect(store.createSession).toBe(Store.prototype.createSession)
+    await store.set('a', { cookie: { expires: null }, user: 'ann' } as never)
+    const loaded = await new Promise((resolve, reject) => store.load('a', (err, s) => (err ? reject(err) : resolve(s))))
+    expect(loaded).toMatchObject({ user: 'ann' })
+  })
+
+  test('callbacks get the outcome as (err, value), and the promise resolves to the same', async () => {
+    const store = new StashSessionStore({ adapter: memoryAdapter() })
+    const call = <T>(fn: (cb: (err: unknown, value?: T) => void) => unknown) =>
+      new Promise<[unknown, T | undefined]>((resolve) => fn((err, value) => resolve([err, value])))
+    expect(await call((cb) => store.set('x', { n: 1 } as never, cb))).toEqual([null, undefined])
+    expect(await call((cb) => store.get('x', cb))).toEqual([null, { n: 1 }])
+    expect(await call((cb) => store.length(cb))).toEqual([null, 1])
+    expect(await call((cb) => store.ids(cb))).toEqual([null, ['x']])
+    expect(await call((cb) => store.destroy('x', cb))).toEqual([null, undefined])
+    expect(await call((cb) => store.get('x', cb))).toEqual([null, null])
+  })
+
+  test('adapter errors reach the callback (and reject the promise) for every method', async () => {
+    const inner = memoryAdapter()
+    const adapter = failingAdapter(inner, () => new StashUnavailableError('store down'))
+    for (const method of ['load', 'write', 'touch', 'delete'] as const) adapter.failing.add(method)
+    Object.assign(adapter, { keys: () => inner.keys!() })
+    const store = new StashSessionStore({ adapter })
+    await inner.write(sessionRecordKey('x'), { set: { id: 'x', session: '{}' }, del: [], ttl: 60 })
+    const sess = { cookie: { expires: null } } as never
+    const calls: [string, (cb: (err: unknown) => void) => Promise<unknown>][] = [
+      ['get', (cb) => store.get('x', cb)],
+      ['set', (cb) => store.set('x', sess, cb)],
+      ['touch', (cb) => store.touch('x', sess, cb as () => void)],
+      ['destroy', (cb) => store.destroy('x', cb)],
+      ['ids', (cb) => store.ids(cb)],
+      ['all', (cb) => store.all(cb)],
+      ['clear', (cb) => store.clear(cb)],
+    ]
+    for (const [name, call] of calls) {
+      let returned: Promise<unknown> | undefined
+      const err = await new Promise((resolve) => {
+        returned = call(resolve)
+      })
+      expect([name, err]).toEqual([name, expect.any(StashUnavailableError)])
+      await expect(returned).rejects.toBe(err)
+    }
+  })
+
+  test('a Redis that is down: callback(err) with StashUnavailableError, within the timeout', async () => {
+    const down = await startRedis()
+    const adapter = redisAdapter(down.url, { timeout: 300 })
+    const store = new StashSessionStore({ adapter })
+    await store.set('x', { n: 1 } as never)
+    await down.stop()
+    const err = await new Promise((resolve) => store.get('x', resolve))
+    expect(err).toBeInstanceOf(StashUnavailableError)
+    await adapter.close()
+  })
+
+  test('a session that cannot be serialized fails with ERR_STASH_SERIALIZE and writes nothing', async () => {
+    const store = new StashSessionStore({ adapter: memoryAdapter() })
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    await expect(store.set('c', circular as never)).rejects.toMatchObject({ code: 'ERR_STASH_SERIALIZE' })
+    expect(await store.length()).toBe(0)
+  })
+
+  test('sessions and stashes share an adapter: admin calls of the store leave stash records alone', async () => {
+    const adapter = memoryAdapter()
+    const stash = createStash({ secret: 's', adapter, storedKeys: ['n'] })
+    const app = express().use(stash)
+    app.get('/', (req, res) => {
+      req.stash.n = 1
+      res.end()
+    })
+    await request(app).get('/').expect(200)
+    const store = new StashSessionStore({ adapter })
+    await store.set('a', { cookie: { expires: null } } as never)
+    expect(await store.length()).toBe(1)
+    expect(await store.clear()).toBe(1)
+    const left: string[] = []
+    for await (const batch of adapter.keys!()) left.push(...batch)
+    expect(left).toHaveLength(1)
+    expect(left[0]).not.toMatch(/^sess:/)
+  })
+
+  test('records are keyed by a hash of the session ID, under the sess: namespace', async () => {
+    const adapter = redisAdapter({ client: nodeRedis, prefix: prefix() })
+    const store = new StashSessionStore({ adapter })
+    await store.set('my-session-id', { n: 1 } as never)
+    const keys = (await nodeRedis.keys(adapter.prefix + '*')).map((k) => k.slice(adapter.prefix.length))
+    expect(keys).toEqual([sessionRecordKey('my-session-id')])
+    expect(keys[0]).toMatch(/^sess:[A-Za-z0-9_-]{43}$/)
+    await store.clear()
+  })
+
+  test('disableTouch: touch() leaves the expiry alone', async () => {
+    const adapter = redisAdapter({ client: nodeRedis, prefix: prefix() })
+    const store = new StashSessionStore({ adapter, disableTouch: true, ttl: (s) => ((s as { long?: boolean }).long ? 600 : 60) })
+    await store.set('t', { cookie: { expires: null } } as never)
+    expect(await remainingTtl(adapter, 't')).toBeLessThanOrEqual(60)
+    await store.touch('t', { cookie: { expires: null }, long: true } as never)
+    expect(await remainingTtl(adapter, 't')).toBeLessThanOrEqual(60)
+    await store.set('t', { cookie: { expires: null }, long: true } as never)
+    expect(await remainingTtl(adapter, 't')).toBeGreaterThan(60)
+    await store.clear()
+  })
+
+  test.each([
+    [undefined, /`StashSessionStore options` must be an object/],
+    [{}, /`StashSessionStore.adapter` must be an express-stash adapter/],
+    [{ adapter: {} }, /`StashSessionStore.adapter`/],
+    [{ adapter: memoryAdapter(), ttl: 0 }, /`StashSessionStore.ttl` must be a positive integer/],
+    [{ adapter: memoryAdapter(), ttl: '1d' }, /`StashSessionStore.ttl`/],
+    [{ adapter: memoryAdapter(), disableTouch: 'yes' }, /`StashSessionStore.disableTouch` must be a boolean/],
+    [{ adapter: memoryAdapter(), serializer: {} }, /`StashSessionStore.serializer`/],
+    [{ adapter: memoryAdapter(), client: {} }, /unknown option `StashSessionStore.client`/],
+  ])('refuses %p with a TypeError naming the option', (options, message) => {
+    expect(() => new StashSessionStore(options as never)).toThrow(TypeError)
+    expect(() => new StashSessionStore(options as never)).toThrow(message)
+  })
+})
+
+describe.each([
+  ['memory', () => memoryAdapter()],
+  ['redis', () => redisAdapter({ client: nodeRedis, prefix: prefix() })],
+])('express + express-session + StashSessionStore on %s', (_name, adapter) => {
+  test('the session persists across requests and ends with destroy()', async () => {
+    const store = new StashSessionStore({ adapter: adapter() })
+    const app = express()
+    app.use(session({ secret: 'keyboard cat', store, resave: false, saveUninitialized: false, cookie: { maxAge: 60_000 } }))
+    app.get('/count', (req, res) => {
+      const s = req.session as typeof req.session & { count?: number }
+      s.count = (s.count ?? 0) + 1
+      res.json(s.count)
+    })
+    app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.end())))
+
+    const first = await request(app).get('/count').expect(200, '1')
+    const cookie = cookiePair(first, 'connect.sid')
+    await request(app).get('/count').set('Cookie', cookie).expect(200, '2')
+    await request(app).get('/count').set('Cookie', cookie).expect(200, '3')
+    const [stored] = await store.all()
+    expect(stored).toMatchObject({ count: 3, cookie: { originalMaxAge: 60_000 } })
+    expect(await store.length()).toBe(1)
+
+    await request(app).post('/logout').set('Cookie', cookie).expect(200)
+    expect(await store.length()).toBe(0)
+    await request(app).get('/count').set('Cookie', cookie).expect(200, '1')
+    await store.clear()
+    await store.adapter.close()
+  })
+})

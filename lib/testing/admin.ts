@@ -1,0 +1,73 @@
+/**
+ * The `admin` group of the adapter contract: listing and clearing records, and the per-owner
+ * index behind `listFor()` / `revokeAll()` (record keys `{owner}hash`).
+ * @module
+ */
+import { deepStrictEqual as equal } from 'node:assert/strict'
+import { ownerOfKey } from '../adapter.js'
+import { randomKey, sleep, useAdapter, type AdapterFactory, type TestApi, type ContractOptions } from './helpers.js'
+
+const TTL = 60
+const ownedKey = (owner: string) => `{${owner}}${randomKey()}`
+
+/**
+ * Registers the `admin` group. The adapter must implement the optional admin methods
+ * (`keys`, `clear`, `ownerKeys`, `deleteOwner`); leave the group out with `without: ['admin']`
+ * for one that does not. The group's adapter must start empty (a fresh prefix or table).
+ */
+export function adminContract(api: TestApi, name: string, factory: AdapterFactory, options: ContractOptions = {}): void {
+  api.describe(`${name} adapter contract: admin`, () => {
+    const adapter = useAdapter(api, factory)
+    const write = (key: string, ttl = TTL) => adapter().write(key, { set: { f: 'v' }, del: [], ttl })
+    const allKeys = async () => {
+      const keys: string[] = []
+      for await (const batch of adapter().keys!()) keys.push(...batch)
+      return keys
+    }
+
+    api.test('ownerOfKey reads the owner in braces', async () => {
+      equal(ownerOfKey('{abc}hash'), 'abc')
+      equal(ownerOfKey('hash'), undefined)
+      equal(ownerOfKey('{}hash'), undefined)
+    })
+
+    api.test('keys() lists every live record, owned or not, and nothing else', async () => {
+      const plain = [randomKey(), randomKey(), randomKey()]
+      const owned = [ownedKey('o1'), ownedKey('o1')]
+      for (const key of [...plain, ...owned]) await write(key)
+      await adapter().delete(plain[2]!)
+      equal((await allKeys()).sort(), [plain[0]!, plain[1]!, ...owned].sort())
+    })
+
+    api.test('ownerKeys() lists the live records of one owner; deleteOwner() deletes exactly those', async () => {
+      const mine = [ownedKey('alice'), ownedKey('alice'), ownedKey('alice')]
+      const theirs = ownedKey('bob')
+      for (const key of [...mine, theirs]) await write(key)
+      await adapter().delete(mine[2]!)
+      equal((await adapter().ownerKeys!('alice')).sort(), [mine[0]!, mine[1]!].sort())
+      equal(await adapter().deleteOwner!('alice'), 2)
+      equal(await adapter().ownerKeys!('alice'), [])
+      for (const key of mine) equal(await adapter().readAll(key), undefined)
+      equal(await adapter().ownerKeys!('bob'), [theirs])
+      equal(await adapter().deleteOwner!('nobody'), 0)
+    })
+
+    api.test('an owner listing follows moves and drops expired records', async () => {
+      const [from, to, brief] = [ownedKey('carol'), ownedKey('carol'), ownedKey('carol')]
+      await write(from)
+      await write(brief, 1)
+      await adapter().move(from, to, { f: 'v' }, TTL)
+      await sleep(1100 + (options.ttlSlack ?? 0))
+      equal(await adapter().ownerKeys!('carol'), [to])
+    })
+
+    api.test('clear() deletes every record and says how many', async () => {
+      const before = (await allKeys()).length
+      await write(randomKey())
+      await write(ownedKey('dave'))
+      equal(await adapter().clear!(), before + 2)
+      equal(await allKeys(), [])
+      equal(await adapter().ownerKeys!('dave'), [])
+    })
+  })
+}

@@ -1,0 +1,124 @@
+/**
+ * Shared pieces of the adapter contract suite (see ./index.ts): the test functions it runs on,
+ * options, the per-group adapter lifecycle, random record keys and small assertion helpers.
+ * Assertions use `node:assert`, so the suite runs under any test runner.
+ * @module
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { StashAdapter } from '../adapter.js'
+import { StashError, type StashErrorCode } from '../errors.js'
+
+export { sleep }
+
+/** A test body: the suite's tests are all async. */
+export type TestBody = () => Promise<void> | void
+
+/**
+ * The test functions the suite registers its groups with: jest's and vitest's globals
+ * (`{ describe, test, beforeAll, afterAll }`) or node:test's (`{ describe, test, before, after }`).
+ * Give `beforeAll`/`afterAll` or `before`/`after`.
+ */
+export interface TestApi {
+  /** Groups tests, e.g. jest's or node:test's `describe`. */
+  describe(name: string, fn: () => void): unknown
+  /** Registers one async test, e.g. jest's or node:test's `test`. */
+  test(name: string, fn: () => Promise<void>): unknown
+  /** Runs once before the tests of the current `describe` (jest, vitest). */
+  beforeAll?(fn: TestBody): unknown
+  /** Runs once after the tests of the current `describe` (jest, vitest). */
+  afterAll?(fn: TestBody): unknown
+  /** node:test's name for `beforeAll`. */
+  before?(fn: TestBody): unknown
+  /** node:test's name for `afterAll`. */
+  after?(fn: TestBody): unknown
+}
+
+/** Creates the adapter under test; called once per contract group, which closes it afterwards. */
+export type AdapterFactory = () => StashAdapter | Promise<StashAdapter>
+
+/** The composable groups of the contract suite, as named in {@link ContractOptions.without}. */
+export type ContractGroup = 'records' | 'expiry' | 'maxBytes' | 'compareAndSet' | 'admin'
+
+/** Options of the contract suite. */
+export interface ContractOptions {
+  /**
+   * Extra milliseconds to wait before asserting that a record has expired, for stores whose
+   * clock or expiry is coarser than the memory adapter's. @default 0
+   */
+  readonly ttlSlack?: number
+  /**
+   * Groups to leave out, for an adapter that lacks the capability they test (for example a
+   * store without the optional admin methods: `without: ['admin']`). @default [] (every group runs)
+   */
+  readonly without?: readonly ContractGroup[]
+}
+
+/** A fresh record key, unique across tests, processes and runs (safe against a shared store). */
+export function randomKey(): string {
+  return 'contract-' + randomBytes(12).toString('base64url')
+}
+
+/** The `beforeAll`/`afterAll` pair of `api`, under either naming; throws when neither is given. */
+export function hooksOf(api: TestApi): { beforeAll: (fn: TestBody) => unknown; afterAll: (fn: TestBody) => unknown } {
+  const beforeAll = api.beforeAll ?? api.before
+  const afterAll = api.afterAll ?? api.after
+  for (const [name, fn] of [
+    ['describe', api.describe],
+    ['test', api.test],
+    ['beforeAll (or before)', beforeAll],
+    ['afterAll (or after)', afterAll],
+  ] as const) {
+    if (typeof fn !== 'function') throw new TypeError(`express-stash: the test functions need \`${name}\``)
+  }
+  return { beforeAll: beforeAll!.bind(api), afterAll: afterAll!.bind(api) }
+}
+
+/**
+ * Registers hooks in the current `describe` that create an adapter from `factory` before its
+ * tests and close it after them, and returns an accessor for it.
+ */
+export function useAdapter(api: TestApi, factory: AdapterFactory): () => StashAdapter {
+  const { beforeAll, afterAll } = hooksOf(api)
+  let adapter: StashAdapter | undefined
+  beforeAll(async () => {
+    adapter = await factory()
+  })
+  afterAll(async () => {
+    await adapter?.close()
+  })
+  return () => {
+    if (adapter === undefined) throw new Error('the adapter factory has not run (or failed)')
+    return adapter
+  }
+}
+
+/** The reason `promise` rejected; fails the test when it resolves. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (err) {
+    return err
+  }
+  throw new assert.AssertionError({ message: 'expected the promise to reject, but it resolved' })
+}
+
+/**
+ * Asserts that `promise` rejects with a {@link StashError} carrying `code`. An error named
+ * `StashError` from another copy of the package (CommonJS next to ESM) counts too.
+ */
+export async function expectStashError(promise: Promise<unknown>, code: StashErrorCode): Promise<void> {
+  const err = await rejectionOf(promise)
+  assert.ok(err instanceof Error, `expected a StashError, got ${String(err)}`)
+  assert.ok(err instanceof StashError || err.name === 'StashError', `expected a StashError, got ${err.name}: ${err.message}`)
+  assert.equal((err as StashError).code, code)
+  assert.match(err.message, /^express-stash: /)
+}
+
+/** UTF-8 size of a record as `maxBytes` counts it: field names plus values. */
+export function byteSize(record: Readonly<Record<string, string>>): number {
+  let bytes = 0
+  for (const [field, value] of Object.entries(record)) bytes += Buffer.byteLength(field) + Buffer.byteLength(value)
+  return bytes
+}

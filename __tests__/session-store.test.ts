@@ -2,45 +2,35 @@ import { randomBytes } from 'node:crypto'
 import express from 'express'
 import session, { Store } from 'express-session'
 import Redis from 'ioredis'
-import { createClient } from 'redis'
 import request from 'supertest'
 import { createStash, memoryAdapter, redisAdapter, StashUnavailableError, type StashAdapter } from '../lib/index.js'
 import { StashSessionStore } from '../lib/session-store.js'
 import { sessionRecordKey } from '../lib/session-store-keys.js'
 import { failingAdapter } from './support/adapters.js'
 import { cookiePair } from './support/http.js'
-import { startRedis, type RedisServer } from './support/redis-server.js'
+import { useRedis } from './support/redis-client.js'
+import { startRedis } from './support/redis-server.js'
 import { runSessionLifecycle } from './session-store/lifecycle-suite.js'
 
-let server: RedisServer
-let nodeRedis: ReturnType<typeof createClient>
 let ioredis: Redis
-
-beforeAll(async () => {
-  server = await startRedis()
-  nodeRedis = createClient({ url: server.url })
-  nodeRedis.on('error', () => {})
-  await nodeRedis.connect()
-  ioredis = new Redis(server.url).on('error', () => {})
+afterAll(() => ioredis?.quit()) // declared first, so it runs before useRedis stops the server
+const redis = useRedis()
+beforeAll(() => {
+  ioredis = new Redis(redis().server.url).on('error', () => {})
 })
-
-afterAll(async () => {
-  await nodeRedis?.close()
-  await ioredis?.quit()
-  await server?.stop()
-})
+const nodeRedis = () => redis().client
 
 const prefix = () => `sessions:${randomBytes(6).toString('base64url')}:`
 const remainingTtl = async (adapter: StashAdapter, sid: string) =>
-  Number(await nodeRedis.sendCommand(['TTL', (adapter as { prefix?: string }).prefix + sessionRecordKey(sid)]))
+  Number(await nodeRedis().sendCommand(['TTL', (adapter as { prefix?: string }).prefix + sessionRecordKey(sid)]))
 const scanCalls = async () => {
-  const stats = String(await nodeRedis.sendCommand(['INFO', 'commandstats']))
+  const stats = String(await nodeRedis().sendCommand(['INFO', 'commandstats']))
   return Number(/cmdstat_scan:calls=(\d+)/.exec(stats)?.[1] ?? 0)
 }
 
 runSessionLifecycle('memory', { adapter: () => memoryAdapter() })
 runSessionLifecycle('redis via node-redis (scanCount 10)', {
-  adapter: () => redisAdapter({ client: nodeRedis, prefix: prefix(), scanCount: 10 }),
+  adapter: () => redisAdapter({ client: nodeRedis(), prefix: prefix(), scanCount: 10 }),
   remainingTtl,
   scanCalls,
 })
@@ -138,17 +128,17 @@ describe('StashSessionStore', () => {
   })
 
   test('records are keyed by a hash of the session ID, under the sess: namespace', async () => {
-    const adapter = redisAdapter({ client: nodeRedis, prefix: prefix() })
+    const adapter = redisAdapter({ client: nodeRedis(), prefix: prefix() })
     const store = new StashSessionStore({ adapter })
     await store.set('my-session-id', { n: 1 } as never)
-    const keys = (await nodeRedis.keys(adapter.prefix + '*')).map((k) => k.slice(adapter.prefix.length))
+    const keys = (await nodeRedis().keys(adapter.prefix + '*')).map((k) => k.slice(adapter.prefix.length))
     expect(keys).toEqual([sessionRecordKey('my-session-id')])
     expect(keys[0]).toMatch(/^sess:[A-Za-z0-9_-]{43}$/)
     await store.clear()
   })
 
   test('disableTouch: touch() leaves the expiry alone', async () => {
-    const adapter = redisAdapter({ client: nodeRedis, prefix: prefix() })
+    const adapter = redisAdapter({ client: nodeRedis(), prefix: prefix() })
     const store = new StashSessionStore({ adapter, disableTouch: true, ttl: (s) => ((s as { long?: boolean }).long ? 600 : 60) })
     await store.set('t', { cookie: { expires: null } } as never)
     expect(await remainingTtl(adapter, 't')).toBeLessThanOrEqual(60)
@@ -176,7 +166,7 @@ describe('StashSessionStore', () => {
 
 describe.each([
   ['memory', () => memoryAdapter()],
-  ['redis', () => redisAdapter({ client: nodeRedis, prefix: prefix() })],
+  ['redis', () => redisAdapter({ client: nodeRedis(), prefix: prefix() })],
 ])('express + express-session + StashSessionStore on %s', (_name, adapter) => {
   test('the session persists across requests and ends with destroy()', async () => {
     const store = new StashSessionStore({ adapter: adapter() })

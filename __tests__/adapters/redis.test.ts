@@ -5,6 +5,7 @@ import { createClient } from 'redis'
 import { createClient as createClient4 } from 'redis4'
 import { createClient as createClient5 } from 'redis5'
 import { redisAdapter, StashUnavailableError, type RedisAdapter } from '../../lib/index.js'
+import { sleep } from '../support/redis-process.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { runAdapterContract } from '../../lib/testing/index.js'
 
@@ -75,6 +76,9 @@ describe('redisAdapter', () => {
     await write(owned, 'owned')
     expect(await connectedClients()).toContain('owned-by-stash') // client options reach the client
     await owned.close()
+    // The client closes its socket; the server drops the connection when it reads the close.
+    const deadline = Date.now() + 2_000
+    while ((await connectedClients()).includes('owned-by-stash') && Date.now() < deadline) await sleep(20)
     expect(await connectedClients()).toEqual(clientsBefore)
     await expect(owned.load('owned', ['a'])).rejects.toMatchObject({ code: 'ERR_STASH_CLOSED' })
   })

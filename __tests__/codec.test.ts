@@ -1,5 +1,6 @@
-import { createHmac, hkdfSync } from 'node:crypto'
+import crypto, { createHmac, hkdfSync } from 'node:crypto'
 import { createCodec, parseJson } from '../lib/codec.js'
+import { VerifiedValues } from '../lib/verified-values.js'
 
 describe('the value codec', () => {
   const codec = createCodec(['secret'], undefined)
@@ -50,6 +51,61 @@ describe('the value codec', () => {
       reason: expect.stringMatching(/invalid JSON/),
     })
   })
+})
+
+describe('authenticated values are remembered', () => {
+  afterEach(() => jest.restoreAllMocks())
+
+  it('reads a value it wrote or authenticated before without computing an HMAC', () => {
+    const stored = createCodec(['secret'], undefined).encode('rec', 'cart', '{"n":1}')
+    const reader = createCodec(['secret'], undefined)
+    const hmac = jest.spyOn(crypto, 'createHmac')
+    expect(reader.decode('rec', 'cart', stored)).toMatchObject({ kind: 'value', value: { n: 1 } })
+    expect(hmac).toHaveBeenCalledTimes(1)
+    expect(reader.decode('rec', 'cart', stored)).toMatchObject({ kind: 'value', value: { n: 1 } })
+    expect(hmac).toHaveBeenCalledTimes(1)
+    const written = reader.encode('rec', 'theme', '"dark"')
+    expect(reader.decode('rec', 'theme', written)).toMatchObject({ kind: 'value', value: 'dark' })
+    expect(hmac).toHaveBeenCalledTimes(2) // the encode only
+  })
+
+  it('gives every read its own copy of the value', () => {
+    const stored = codec().encode('rec', 'cart', '{"items":[1]}')
+    const reader = codec()
+    const first = reader.decode('rec', 'cart', stored) as { value: { items: number[] } }
+    first.value.items.push(2)
+    expect(reader.decode('rec', 'cart', stored)).toMatchObject({ kind: 'value', value: { items: [1] } })
+  })
+
+  it.each([
+    ['another record', (s: string) => ['other', 'cart', s]],
+    ['another field', (s: string) => ['rec', 'theme', s]],
+    ['altered JSON under the same MAC', (s: string) => ['rec', 'cart', s.replace('1', '2')]],
+    ['text appended under the same MAC', (s: string) => ['rec', 'cart', s + ' ']],
+  ])('still rejects a remembered value moved to %s', (_name, moved) => {
+    const reader = codec()
+    const stored = reader.encode('rec', 'cart', '[1]')
+    expect(reader.decode('rec', 'cart', stored)).toMatchObject({ kind: 'value' })
+    const [record, field, text] = moved(stored) as [string, string, string]
+    expect(reader.decode(record, field, text)).toMatchObject({ kind: 'corrupt' })
+  })
+
+  it('holds a bounded number of short values, forgetting the oldest first', () => {
+    const values = new VerifiedValues(2)
+    values.remember('r', 'a', 'mac-a', 'mac-a.1', 6)
+    values.remember('r', 'b', 'mac-b', 'mac-b.2', 6)
+    values.remember('r', 'c', 'mac-c', 'mac-c.3', 6)
+    expect(values.size).toBe(2)
+    expect(values.get('r', 'a', 'mac-a', 'mac-a.1')).toBeUndefined()
+    expect(values.get('r', 'c', 'mac-c', 'mac-c.3')).toBe('3')
+    values.remember('r', 'd', 'mac-d', `mac-d.${'x'.repeat(600)}`, 6)
+    expect(values.get('r', 'd', 'mac-d', `mac-d.${'x'.repeat(600)}`)).toBeUndefined()
+    expect(values.size).toBe(2)
+  })
+
+  function codec() {
+    return createCodec(['secret'], undefined)
+  }
 })
 
 describe('the value codec with encryption', () => {

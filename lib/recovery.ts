@@ -28,16 +28,20 @@ export interface StashRecovery {
  * `adapter.load`, and on a miss with a recovery capability, a recovery from the peers followed
  * by a second local load. `hint` is the one the cookie carried.
  */
-export async function loadOrRecover(
+export function loadOrRecover(
   adapter: StashAdapter,
   key: string,
   fields: readonly string[],
   ttl: number | undefined,
   hint: string | undefined,
 ): Promise<(string | undefined)[] | undefined> {
-  const values = await adapter.load(key, fields, ttl)
-  if (values !== undefined || adapter.recovery === undefined) return values
-  return (await adapter.recovery.recover(key, hint)) ? adapter.load(key, fields, ttl) : undefined
+  const loading = adapter.load(key, fields, ttl)
+  const recovery = adapter.recovery
+  if (recovery === undefined) return loading // no extra promise on the common path
+  return loading.then(async (values) => {
+    if (values !== undefined) return values
+    return (await recovery.recover(key, hint)) ? adapter.load(key, fields, ttl) : undefined
+  })
 }
 
 /** Whether a cookie with `hint` should be re-sent to carry this node's hint instead. */

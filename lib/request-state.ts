@@ -4,8 +4,11 @@ import { StashError, tooLargeError } from './errors.js'
 import { newStashId, recordKeyOf, recordKeyOfHash } from './ids.js'
 import { log, recordLabel } from './log.js'
 import { hintIsStale, loadOrRecover, signedValue } from './recovery.js'
+import type { KeptAlive } from './keep-alive.js'
+import type { ResponseHooks } from './response-hooks.js'
 import type { StashRuntime } from './runtime.js'
 import { StashObject } from './stash.js'
+import type { NextFunction } from './types.js'
 import type { VerifiedId } from './verified-cookies.js'
 
 // Marks a stored field that failed to decode: it differs from every JSON text, so the next
@@ -24,7 +27,7 @@ interface Changes {
  * Everything express-stash knows about one request: which record it reads, what it loaded, and
  * how to commit what changed. `req.stash` (a {@link StashObject}) is its public face.
  */
-export class RequestState {
+export class RequestState implements ResponseHooks, KeptAlive {
   readonly data: StashObject
   /** Stored keys of this request: the instance's plus those of every route it passed. */
   readonly keys = new Set<string>()
@@ -45,7 +48,8 @@ export class RequestState {
   private cleared = false
   /** The record is known to exist in the store (loaded, or written by this request). */
   private persisted = false
-  private keepAliveTimer: NodeJS.Timeout | undefined
+  /** The runtime's keep-alive slides this stash's expiry (see {@link RequestState.keepAlive}). */
+  private keptAlive = false
   /** The application ended the response: the end-of-request commit has started. */
   private ending = false
   private queue: Promise<unknown> = Promise.resolve()
@@ -56,7 +60,9 @@ export class RequestState {
   constructor(
     readonly runtime: StashRuntime,
     private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    readonly res: ServerResponse,
+    /** The `next` of the middleware that created this state: where a failed final commit goes. */
+    private readonly next: NextFunction,
     private readonly owner: string | undefined,
     public ttl: number,
   ) {
@@ -138,6 +144,7 @@ export class RequestState {
   /** The `res.end` hook: `undefined` when nothing is left to do, else the pending commit. */
   beforeEnd(): Promise<void> | undefined {
     this.ending = true
+    if (this.keptAlive) this.runtime.keepAlive.delete(this)
     if (this.pending > 0) return this.enqueue(() => this.commit(this.collect()))
     let changes: Changes | undefined
     try {
@@ -156,12 +163,23 @@ export class RequestState {
     if (!this.persisted && !this.issued && !this.ending && this.available && this.pending === 0 && this.keys.size > 0) {
       if (this.safeCollect()?.set.size) this.issue()
     }
-    const secure = isSecure(this.req, cookie.secure)
     if (this.id !== undefined && (this.issued || ((this.resign || rolling) && this.persisted))) {
-      appendSetCookie(this.res, idCookie(cookie, secure, signedValue(this.runtime, this.id)), writeHeadHeaders)
+      const value = signedValue(this.runtime, this.id)
+      appendSetCookie(this.res, idCookie(cookie, isSecure(this.req, cookie.secure), value), writeHeadHeaders)
     } else if (this.id === undefined && this.cleared) {
-      appendSetCookie(this.res, idCookie(cookie, secure, undefined), writeHeadHeaders)
+      appendSetCookie(this.res, idCookie(cookie, isSecure(this.req, cookie.secure), undefined), writeHeadHeaders)
     }
+  }
+
+  /** The final commit failed: the error replaces the response when it still can, else it is reported. */
+  endFailed(err: unknown, finish: () => void): void {
+    // A dropped write of an unavailable stash, or a failure after the headers went out, cannot
+    // change the response any more: report it and finish as the application asked.
+    if (this.res.headersSent || !this.available) {
+      this.runtime.report(err)
+      return finish()
+    }
+    this.next(err)
   }
 
   /** `req.stash.save()`: persist what changed now. */
@@ -323,18 +341,24 @@ export class RequestState {
   /**
    * While the response stays open (server-sent events, streaming, long polling), slides the
    * expiry every ttl/4, so the state outlives the connection by one ttl (LiveStash: "bumped
-   * while alive"). The timer stops when the response closes and never keeps the process alive.
+   * while alive"). It stops when the application ends the response or the connection closes.
    */
   private keepAlive(): void {
-    if (this.keepAliveTimer !== undefined || !this.runtime.options.touch || this.res.writableFinished) return
-    const timer = setInterval(() => {
-      const record = this.record
-      if (record === undefined || !this.persisted) return
-      this.runtime.call(() => this.runtime.adapter.touch(record, this.ttl)).catch((err: unknown) => this.runtime.report(err))
-    }, this.ttl * 250)
-    timer.unref()
-    this.keepAliveTimer = timer
-    this.res.once('close', () => clearInterval(timer))
+    if (this.keptAlive || this.ending || !this.runtime.options.touch || this.res.writableFinished) return
+    this.keptAlive = true
+    this.runtime.keepAlive.add(this)
+  }
+
+  /** Milliseconds between two keep-alive touches: a quarter of the current ttl. */
+  get keepAliveInterval(): number {
+    return this.ttl * 250
+  }
+
+  /** One keep-alive touch ({@link KeptAlive}). */
+  keepAliveTouch(): void {
+    const record = this.record
+    if (record === undefined || !this.persisted) return
+    this.runtime.call(() => this.runtime.adapter.touch(record, this.ttl)).catch((err: unknown) => this.runtime.report(err))
   }
 
   private issue(): void {

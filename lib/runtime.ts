@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { StashAdapter } from './adapter.js'
 import type { Codec } from './codec.js'
 import { readId } from './cookie.js'
@@ -7,6 +8,7 @@ import { StashError, StashUnavailableError } from './errors.js'
 import { sha256 } from './ids.js'
 import type { ResolvedOptions } from './options.js'
 import { RequestState } from './request-state.js'
+import { KeepAlive } from './keep-alive.js'
 import { log } from './log.js'
 import { hookResponse } from './response-hooks.js'
 import { requestStateOf } from './stash.js'
@@ -21,6 +23,8 @@ import type { NextFunction } from './types.js'
 export class StashRuntime {
   /** The counters behind `stash.stats()`. */
   readonly stats = new StatsRecorder()
+  /** Slides the expiry of stashes whose responses stay open. */
+  readonly keepAlive = new KeepAlive()
   private readonly verifiedCookies = new VerifiedCookies()
   private storeAvailable = true
 
@@ -54,14 +58,10 @@ export class StashRuntime {
         return next(err)
       }
     }
-    const state = new RequestState(this, req, res, owner, ttl)
+    const state = new RequestState(this, req, res, next, owner, ttl)
     for (const key of keys) state.keys.add(key)
     ;(req as { stash?: unknown }).stash = state.data
-    hookResponse(res, {
-      beforeHeaders: (headers) => state.beforeHeaders(headers),
-      beforeEnd: () => state.beforeEnd(),
-      endFailed: (err, finish) => this.endFailed(state, res, err, finish, next),
-    })
+    hookResponse(res, state)
     const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets, this.verifiedCookies)
     if (cookie === undefined) return next()
     state.adopt(cookie)
@@ -76,13 +76,16 @@ export class StashRuntime {
    * unavailable; a failed write is `ERR_STASH_WRITE`. Emits `'unavailable'`/`'available'`.
    */
   async call<T>(operation: () => Promise<T>, kind: 'read' | 'write' = 'read'): Promise<T> {
+    const started = performance.now()
     let result: T
     try {
-      result = await this.stats.time(operation)
+      result = await operation()
     } catch (err) {
+      this.stats.recordCall(started)
       this.stats.errors++
       throw this.classify(err, kind)
     }
+    this.stats.recordCall(started)
     if (kind === 'write') this.stats.writes++
     if (!this.storeAvailable) {
       this.storeAvailable = true
@@ -138,16 +141,6 @@ export class StashRuntime {
     if (err instanceof StashUnavailableError && this.options.onUnavailable === 'continue') {
       state.available = false
       return next()
-    }
-    next(err)
-  }
-
-  private endFailed(state: RequestState, res: ServerResponse, err: unknown, finish: () => void, next: NextFunction): void {
-    // A dropped write of an unavailable stash, or a failure after the headers went out, cannot
-    // change the response any more: report it and finish as the application asked.
-    if (res.headersSent || !state.available) {
-      this.report(err)
-      return finish()
     }
     next(err)
   }

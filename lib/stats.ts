@@ -47,14 +47,9 @@ export class StatsRecorder {
   // Nanoseconds, from 1 ns to one hour, with 3 significant digits (node's HDR histogram).
   private readonly histogram: RecordableHistogram = createHistogram({ lowest: 1, highest: 3_600 * 1e9, figures: 3 })
 
-  /** Runs a store call and records how long it took, whether it resolves or rejects. */
-  async time<T>(operation: () => Promise<T>): Promise<T> {
-    const started = performance.now()
-    try {
-      return await operation()
-    } finally {
-      this.histogram.record(Math.max(1, Math.round((performance.now() - started) * NS_PER_MS)))
-    }
+  /** Records the latency of a store call that started at `started` (a `performance.now()` reading). */
+  recordCall(started: number): void {
+    this.histogram.record(Math.max(1, Math.round((performance.now() - started) * NS_PER_MS)))
   }
 
   /** A frozen copy of the counters. */

@@ -44,9 +44,11 @@ export const NOT_A_HASH = 'EXPRESS_STASH_NOT_A_HASH'
  */
 export const LOAD = script(`${HELPERS}
 local key = KEYS[1]
-if redis.call('EXISTS', key) == 0 then return false end
+-- One command tells both whether the record exists and whether it is a hash.
+local kind = redis.call('TYPE', key)['ok']
+if kind == 'none' then return false end
 -- Something that is not a hash under a record key was written behind our back: drop it.
-if redis.call('TYPE', key)['ok'] ~= 'hash' then
+if kind ~= 'hash' then
   redis.call('DEL', key)
   return redis.error_reply('${NOT_A_HASH}')
 end

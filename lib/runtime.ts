@@ -81,11 +81,11 @@ export class StashRuntime {
     try {
       result = await operation()
     } catch (err) {
-      this.stats.recordCall(started)
       this.stats.errors++
       throw this.classify(err, kind)
+    } finally {
+      this.stats.recordCall(started)
     }
-    this.stats.recordCall(started)
     if (kind === 'write') this.stats.writes++
     if (!this.storeAvailable) {
       this.storeAvailable = true

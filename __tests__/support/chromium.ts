@@ -1,6 +1,7 @@
 /**
  * Debian's Chromium driven by playwright-core, for the end-to-end tests. The browser is never
- * downloaded: it must be installed (`apt-get install -y chromium`); without it the tests fail.
+ * downloaded: it must be installed (`apt-get install -y chromium`; jest's global setup does it when
+ * it runs as root with apt-get); without it the tests fail.
  */
 import { accessSync, constants } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'

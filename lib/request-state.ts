@@ -5,7 +5,7 @@ import { newStashId, recordKeyOf, recordKeyOfHash } from './ids.js'
 import { log, recordLabel } from './log.js'
 import { hintIsStale, loadOrRecover, signedValue } from './recovery.js'
 import type { KeptAlive } from './keep-alive.js'
-import type { ResponseHooks } from './response-hooks.js'
+import { hookHeaders, type EndHooks, type HeaderHooks } from './response-hooks.js'
 import type { StashRuntime } from './runtime.js'
 import { StashObject } from './stash.js'
 import type { NextFunction } from './types.js'
@@ -27,7 +27,7 @@ interface Changes {
  * Everything express-stash knows about one request: which record it reads, what it loaded, and
  * how to commit what changed. `req.stash` (a {@link StashObject}) is its public face.
  */
-export class RequestState implements ResponseHooks, KeptAlive {
+export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
   readonly data: StashObject
   /** Stored keys of this request: the instance's plus those of every route it passed. */
   readonly keys = new Set<string>()
@@ -52,6 +52,8 @@ export class RequestState implements ResponseHooks, KeptAlive {
   private keptAlive = false
   /** The application ended the response: the end-of-request commit has started. */
   private ending = false
+  /** `res.writeHead` is hooked: {@link RequestState.beforeHeaders} runs before the headers go out. */
+  private headersWatched = false
   private queue: Promise<unknown> = Promise.resolve()
   private pending = 0
   /** False when the store could not answer at load and `onUnavailable` is `'continue'`. */
@@ -141,6 +143,15 @@ export class RequestState implements ResponseHooks, KeptAlive {
     }
   }
 
+  /**
+   * Called before the request moves on to the application: hooks the headers when this request
+   * may have to send a cookie (a fresh stash, a re-sign, rolling). A returning client's request
+   * that changes none of that skips the hook; `issue()`, `rotate()` and `reset()` add it.
+   */
+  watchHeadersIfCookieMayChange(): void {
+    if (!this.persisted || this.resign || this.runtime.options.rolling) this.watchHeaders()
+  }
+
   /** The `res.end` hook: `undefined` when nothing is left to do, else the pending commit. */
   beforeEnd(): Promise<void> | undefined {
     this.ending = true
@@ -189,6 +200,7 @@ export class RequestState implements ResponseHooks, KeptAlive {
 
   /** `req.stash.reset()`: delete the stored record now and empty the stash. */
   reset(): Promise<void> {
+    this.watchHeaders()
     return this.enqueue(async () => {
       const record = this.record
       if (record !== undefined) {
@@ -203,6 +215,7 @@ export class RequestState implements ResponseHooks, KeptAlive {
 
   /** `req.stash.rotate()`: move the stored record to a new ID, atomically where the store allows. */
   rotate(): Promise<void> {
+    this.watchHeaders()
     return this.enqueue(async () => {
       const { adapter, codec } = this.runtime
       const from = this.record
@@ -361,7 +374,15 @@ export class RequestState implements ResponseHooks, KeptAlive {
     this.runtime.call(() => this.runtime.adapter.touch(record, this.ttl)).catch((err: unknown) => this.runtime.report(err))
   }
 
+  /** Hooks `res.writeHead`, once, while the headers can still change. */
+  private watchHeaders(): void {
+    if (this.headersWatched || this.res.headersSent) return
+    this.headersWatched = true
+    hookHeaders(this.res, this)
+  }
+
   private issue(): void {
+    this.watchHeaders()
     const id = newStashId()
     this.id = id
     this.record = recordKeyOf(id, this.owner)

@@ -1,9 +1,7 @@
 import type { ServerResponse } from 'node:http'
 
-/** What the stash needs to know about a response's life. */
-export interface ResponseHooks {
-  /** Called once, just before the headers go out (explicit `writeHead`, first `write`, or `end`). */
-  beforeHeaders(writeHeadHeaders: unknown): void
+/** What the stash needs to know when the application ends a response. */
+export interface EndHooks {
   /**
    * Called when the application ends the response. Returns `undefined` when there is nothing
    * to persist (the response ends at once), else a promise the end waits for.
@@ -16,28 +14,26 @@ export interface ResponseHooks {
   endFailed(err: unknown, finish: () => void): void
 }
 
+/** What the stash needs to know before a response's headers go out. */
+export interface HeaderHooks {
+  /** Called once, just before the headers go out (explicit `writeHead`, first `write`, or `end`). */
+  beforeHeaders(writeHeadHeaders: unknown): void
+}
+
 type Variadic = (this: ServerResponse, ...args: unknown[]) => unknown
 
+// Every own property added to a response costs several microseconds on each request once
+// Express has swapped the response's prototype (its hidden class is no longer shared), so the
+// two hooks are separate: `end` is always needed, `writeHead` only when a cookie may be sent.
+
 /**
- * Wraps `res.writeHead` and `res.end` of one response so that state is committed to the store
- * before the response finishes, and the cookie is added while headers can still change.
- * A second `end()` while the first is still committing is ignored, as Node ignores it after
- * the response has finished.
+ * Wraps `res.end` of one response so that state is committed to the store before the response
+ * finishes. A second `end()` while the first is still committing is ignored, as Node ignores it
+ * after the response has finished.
  */
-export function hookResponse(res: ServerResponse, hooks: ResponseHooks): void {
-  const writeHead = res.writeHead as unknown as Variadic
+export function hookEnd(res: ServerResponse, hooks: EndHooks): void {
   const end = res.end as unknown as Variadic
-  let headersHandled = false
   let ending = false
-
-  res.writeHead = function stashWriteHead(this: ServerResponse, ...args: unknown[]) {
-    if (!headersHandled && !this.headersSent) {
-      headersHandled = true
-      hooks.beforeHeaders(args[args.length - 1])
-    }
-    return writeHead.apply(this, args)
-  } as ServerResponse['writeHead']
-
   res.end = function stashEnd(this: ServerResponse, ...args: unknown[]) {
     if (ending) return this
     const pending = hooks.beforeEnd()
@@ -56,4 +52,20 @@ export function hookResponse(res: ServerResponse, hooks: ResponseHooks): void {
     })
     return this
   } as ServerResponse['end']
+}
+
+/**
+ * Wraps `res.writeHead` of one response (which Node also calls for implicit headers, on the
+ * first `write` or on `end`), so that the cookie is added while headers can still change.
+ */
+export function hookHeaders(res: ServerResponse, hooks: HeaderHooks): void {
+  const writeHead = res.writeHead as unknown as Variadic
+  let headersHandled = false
+  res.writeHead = function stashWriteHead(this: ServerResponse, ...args: unknown[]) {
+    if (!headersHandled && !this.headersSent) {
+      headersHandled = true
+      hooks.beforeHeaders(args[args.length - 1])
+    }
+    return writeHead.apply(this, args)
+  } as ServerResponse['writeHead']
 }

@@ -10,7 +10,7 @@ import type { ResolvedOptions } from './options.js'
 import { KeepAlive } from './keep-alive.js'
 import { log } from './log.js'
 import { RequestState } from './request-state.js'
-import { hookResponse } from './response-hooks.js'
+import { hookEnd } from './response-hooks.js'
 import { requestStateOf } from './stash.js'
 import { StatsRecorder } from './stats.js'
 import { VerifiedCookies } from './verified-cookies.js'
@@ -45,7 +45,7 @@ export class StashRuntime {
         return next(new TypeError('express-stash: req.stash is already set by another stash instance or by the application'))
       }
       state.extend(keys, ttl).then(
-        () => next(),
+        () => proceed(state, next),
         (err: unknown) => this.loadFailed(state, err, next),
       )
       return
@@ -61,12 +61,12 @@ export class StashRuntime {
     const state = new RequestState(this, req, res, next, owner, ttl)
     for (const key of keys) state.keys.add(key)
     ;(req as { stash?: unknown }).stash = state.data
-    hookResponse(res, state)
+    hookEnd(res, state)
     const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets, this.verifiedCookies)
-    if (cookie === undefined) return next()
+    if (cookie === undefined) return proceed(state, next)
     state.adopt(cookie)
     state.load(keys, ttl).then(
-      () => next(),
+      () => proceed(state, next),
       (err: unknown) => this.loadFailed(state, err, next),
     )
   }
@@ -162,6 +162,12 @@ export class StashRuntime {
     }
     return sha256(found)
   }
+}
+
+/** Hands the request to the application once its stash is ready. */
+function proceed(state: RequestState, next: NextFunction): void {
+  state.watchHeadersIfCookieMayChange()
+  next()
 }
 
 function sessionValue(value: unknown): string | undefined {

@@ -105,6 +105,46 @@ export function runLifecycleSuite(framework: Framework, makeAdapter: () => Stash
       await request(app.listener).get('/').set('Cookie', cookiePair(first)).expect(200, { keys: [], json: {} })
     })
 
+    it('rotate() and reset() of a returning client reach the cookie when the headers go out early', async () => {
+      const { app, agent } = setup({ storedKeys: ['count', 'user'] })
+      app.route('GET', '/count', counter)
+      app.route('GET', '/', show)
+      app.route('POST', '/login', async (req, res) => {
+        await req.stash.rotate()
+        req.stash.user = 'ada'
+        res.setHeader('Content-Type', 'text/plain')
+        res.write('streamed ')
+        res.end('login')
+      })
+      app.route('POST', '/logout', async (req, res) => {
+        await req.stash.reset()
+        res.writeHead(200, { 'Content-Type': 'text/plain' })
+        res.end('bye')
+      })
+      const client = agent()
+      const first = await client.get('/count').expect(200)
+      const login = await client.post('/login').expect(200, 'streamed login')
+      expect(idOf(cookiePair(login))).not.toBe(idOf(cookiePair(first)))
+      await client.get('/').expect(200, { keys: ['count', 'user'], json: { count: 1, user: 'ada' } })
+      const logout = await client.post('/logout').expect(200, 'bye')
+      expect(setCookie(logout)).toMatch(/^stash=; Path=\/; Expires=Thu, 01 Jan 1970/)
+      await request(app.listener).get('/').set('Cookie', cookiePair(login)).expect(200, { keys: [], json: {} })
+    })
+
+    it('hooks writeHead only for requests that may send a cookie', async () => {
+      // Each own property added to a response costs time on every request: a returning client's
+      // request that changes no cookie must leave writeHead alone (the commit needs only end).
+      const { app, agent } = setup({ storedKeys: ['count'] })
+      app.route('GET', '/count', counter)
+      app.route('GET', '/hooked', (_req, res) => sendJson(res, { writeHead: Object.hasOwn(res, 'writeHead') }))
+      const client = agent()
+      await client.get('/hooked').expect(200, { writeHead: true }) // a fresh stash may issue an ID
+      await client.get('/count').expect(200, { count: 1 })
+      await client.get('/hooked').expect(200, { writeHead: false })
+      await client.get('/count').expect(200, { count: 2 }) // and still commits
+      await request(app.listener).get('/hooked').set('Cookie', 'stash=s:forged.mac').expect(200, { writeHead: true })
+    })
+
     it('update() is atomic: concurrent increments of one client all count', async () => {
       const { app, agent } = setup({ storedKeys: ['hits', 'count'] })
       app.route('GET', '/count', counter)

@@ -44,6 +44,8 @@ export interface RedisDriver {
   lastError?: Error
   /** Calls in flight through {@link bounded}. */
   pending?: number
+  /** Whether the client is connected now. */
+  isReady(): boolean
   /** Whether the client is connected within `ms` milliseconds (at once when it already is). */
   ready(ms: number): Promise<boolean>
   command(key: string | undefined, args: string[]): Promise<unknown>
@@ -65,6 +67,7 @@ export function driverFor(client: RedisClientLike): RedisDriver {
       label: io.isCluster === true ? 'ioredis cluster' : 'ioredis',
       cluster: io.isCluster === true,
       // An ioredis Cluster is 'ready' once its slots are known.
+      isReady: () => io.status === 'ready',
       ready: readiness(client, () => io.status === 'ready'),
       command: (_key, args) => call(io)(args),
       masters: async () => (io.isCluster === true ? io.nodes!('master') : [io]).map(call),
@@ -78,6 +81,7 @@ export function driverFor(client: RedisClientLike): RedisDriver {
       label: 'node-redis cluster',
       cluster: true,
       // The cluster client routes and reconnects per node; the per-call timeout bounds the wait.
+      isReady: () => true,
       ready: async () => true,
       command: (key, args) => cluster.sendCommand(key, false, args),
       masters: async () => {
@@ -96,6 +100,7 @@ export function driverFor(client: RedisClientLike): RedisDriver {
     return {
       label: 'node-redis',
       cluster: false,
+      isReady: () => node.isReady,
       ready: readiness(client, () => node.isReady),
       command: (_key, args) => node.sendCommand(args),
       masters: async () => [(args: string[]) => node.sendCommand(args)],
@@ -136,56 +141,78 @@ async function closeNodeRedis(client: { close?(): Promise<unknown>; quit?(): Pro
 }
 
 /** Runs a script by SHA, loading it with `EVAL` when the server does not know it (restart, SCRIPT FLUSH). */
-export async function runScript(driver: RedisDriver, script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
-  const tail = [String(keys.length), ...keys, ...args]
-  try {
-    return await driver.command(keys[0], ['EVALSHA', script.sha, ...tail])
-  } catch (err) {
+export function runScript(driver: RedisDriver, script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
+  const command = ['EVALSHA', script.sha, String(keys.length), ...keys, ...args]
+  return driver.command(keys[0], command).catch((err: unknown) => {
     if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err
-    return driver.command(keys[0], ['EVAL', script.source, ...tail])
-  }
+    command[0] = 'EVAL'
+    command[1] = script.source
+    return driver.command(keys[0], command)
+  })
 }
 
 /**
  * Bounds a store call by `timeout` milliseconds, waiting for the connection within that budget
  * and never sending a command to a disconnected client (it would wait in an offline queue and
  * could run long after the request gave up). At most `maxPending` calls are in flight: a stalled
- * server makes the next ones fail at once instead of queueing without end.
+ * server makes the next ones fail at once instead of queueing without end. A call to a connected
+ * client adds one promise and one timer to the command, nothing more.
  */
-export async function bounded<T>(
+export function bounded<T>(
   driver: RedisDriver,
   { timeout, maxPending }: { timeout: number; maxPending: number },
   call: () => Promise<T>,
 ): Promise<T> {
   if ((driver.pending ?? 0) >= maxPending) {
-    throw new StashUnavailableError(`${driver.label}: ${maxPending} calls already waiting for Redis (maxPending)`)
+    return Promise.reject(new StashUnavailableError(`${driver.label}: ${maxPending} calls already waiting for Redis (maxPending)`))
   }
   driver.pending = (driver.pending ?? 0) + 1
+  const deadline = Date.now() + timeout
+  return driver.isReady() ? callBy(driver, deadline, timeout, call) : connectThenCall(driver, deadline, timeout, call)
+}
+
+/** {@link bounded} for a client that is not connected yet: waits for it within the budget. */
+async function connectThenCall<T>(driver: RedisDriver, deadline: number, timeout: number, call: () => Promise<T>): Promise<T> {
+  let connected: boolean
   try {
-    const deadline = Date.now() + timeout
-    if (!(await driver.ready(timeout))) {
-      const reason = driver.lastError === undefined ? '' : `: ${driver.lastError.message}`
-      throw new StashUnavailableError(`${driver.label} client is not connected (waited ${timeout} ms)${reason}`, {
-        cause: driver.lastError,
-      })
-    }
-    return await new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new StashUnavailableError(`${driver.label} did not answer within ${timeout} ms`)),
-        Math.max(0, deadline - Date.now()),
-      )
-      call().then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (err: unknown) => {
-          clearTimeout(timer)
-          reject(err)
-        },
-      )
-    })
-  } finally {
+    connected = await driver.ready(timeout)
+  } catch (err) {
     driver.pending!--
+    throw err
   }
+  if (!connected) {
+    driver.pending!--
+    const reason = driver.lastError === undefined ? '' : `: ${driver.lastError.message}`
+    throw new StashUnavailableError(`${driver.label} client is not connected (waited ${timeout} ms)${reason}`, {
+      cause: driver.lastError,
+    })
+  }
+  return callBy(driver, deadline, timeout, call)
+}
+
+/** Runs `call`, failing it at `deadline`; its pending slot is released when it settles or times out. */
+function callBy<T>(driver: RedisDriver, deadline: number, timeout: number, call: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false
+    const settle = (): boolean => {
+      if (settled) return false
+      settled = true
+      clearTimeout(timer)
+      driver.pending!--
+      return true
+    }
+    const timer = setTimeout(() => {
+      if (settle()) reject(new StashUnavailableError(`${driver.label} did not answer within ${timeout} ms`))
+    }, Math.max(0, deadline - Date.now()))
+    let answer: Promise<T>
+    try {
+      answer = call()
+    } catch (err) {
+      answer = Promise.reject(err) // a client that throws instead of rejecting
+    }
+    answer.then(
+      (value) => settle() && resolve(value),
+      (err: unknown) => settle() && reject(err),
+    )
+  })
 }

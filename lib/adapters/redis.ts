@@ -106,27 +106,33 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
       throw new StashUnavailableError(`cannot create a Redis client: ${(err as Error).message}`, { cause: err })
     }
   }
-  const script = async (name: typeof LOAD, keys: string[], args: string[]): Promise<unknown> => {
-    const d = await driver()
-    return bounded(d, settings, () => runScript(d, name, keys, args))
+  // A caller's own client is used without awaiting driver(): one promise fewer per call.
+  const script = (name: typeof LOAD, keys: string[], args: string[]): Promise<unknown> => {
+    if (direct !== undefined && !closed) return bounded(direct, settings, () => runScript(direct, name, keys, args))
+    return driver().then((d) => bounded(d, settings, () => runScript(d, name, keys, args)))
   }
-  const command = async (record: string, args: string[]): Promise<unknown> => {
-    const d = await driver()
-    return bounded(d, settings, () => d.command(record, args))
+  const command = (record: string, args: string[]): Promise<unknown> => {
+    if (direct !== undefined && !closed) return bounded(direct, settings, () => direct.command(record, args))
+    return driver().then((d) => bounded(d, settings, () => d.command(record, args)))
   }
 
   return {
     kind: 'redis',
     prefix: settings.prefix,
     async load(record, fields, ttl) {
-      const reply = await script(LOAD, keys(record), [String(ttl ?? 0), ...fields]).catch((err: unknown) => {
+      let reply: unknown
+      try {
+        reply = await script(LOAD, keys(record), [String(ttl ?? 0), ...fields])
+      } catch (err) {
         if (!String((err as Error)?.message).includes(NOT_A_HASH)) throw err
         throw new StashError('ERR_STASH_CORRUPT', `the record under ${key(record)} was not a hash; it was deleted`, {
           cause: err,
         })
-      })
+      }
       if (reply === null || reply === undefined) return undefined
-      return (reply as (string | null)[]).map((value) => value ?? undefined)
+      const values = reply as (string | null | undefined)[]
+      for (let i = 0; i < values.length; i++) if (values[i] === null) values[i] = undefined
+      return values as (string | undefined)[]
     },
     async write(record, change) {
       const set = Object.entries(change.set).flat()

@@ -41,21 +41,27 @@ export const NOT_A_HASH = 'EXPRESS_STASH_NOT_A_HASH'
  * LOAD: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl (0: do not slide); ARGV[2..] fields.
  * Returns nil when the record does not exist, else the values (nil for missing fields); fails with
  * NOT_A_HASH (after deleting it) when the key holds another type.
+ *
+ * The hot path of every request, so it runs two commands: PTTL tells whether the record exists
+ * (-2 when not) and how long it has left, and HMGET reads the fields, failing on a key of
+ * another type. The expiry is pushed only when it would grow, as EXPIRE GT does on Redis 7.
  */
-export const LOAD = script(`${HELPERS}
-local key = KEYS[1]
--- One command tells both whether the record exists and whether it is a hash.
-local kind = redis.call('TYPE', key)['ok']
-if kind == 'none' then return false end
+export const LOAD = script(`
+local key, ttl = KEYS[1], tonumber(ARGV[1]) * 1000
+local left = redis.call('PTTL', key)
+if left == -2 then return false end
+local values = {}
+if #ARGV > 1 then values = redis.pcall('HMGET', key, unpack(ARGV, 2))
+elseif redis.call('TYPE', key)['ok'] ~= 'hash' then values = {err = 'WRONGTYPE'} end
 -- Something that is not a hash under a record key was written behind our back: drop it.
-if kind ~= 'hash' then
+if values.err then
   redis.call('DEL', key)
   return redis.error_reply('${NOT_A_HASH}')
 end
-extend(key, tonumber(ARGV[1]))
-if KEYS[2] then extend(KEYS[2], tonumber(ARGV[1])) end
-if #ARGV < 2 then return {} end
-return redis.call('HMGET', key, unpack(ARGV, 2))
+if ttl > 0 and left < ttl then redis.call('PEXPIRE', key, ttl) end
+local owner = KEYS[2]
+if owner and ttl > 0 and redis.call('PTTL', owner) < ttl then redis.call('PEXPIRE', owner, ttl) end
+return values
 `)
 
 /**

@@ -215,7 +215,7 @@ export function perRequest(stats: Record<string, number>, requests: number): Red
   return { commands: total / requests, roundTrips: (scripts > 0 ? scripts : total) / requests, each }
 }
 
-const CLOCK_TICKS = 100 // USER_HZ: /proc counts CPU time in hundredths of a second on Linux
+export const CLOCK_TICKS = 100 // USER_HZ: /proc counts CPU time in hundredths of a second on Linux
 
 /**
  * CPU time of the whole machine, in clock ticks: user, nice, system, interrupts and steal (time
@@ -232,8 +232,8 @@ function machineTicks(): number {
   return user! + nice! + system! + irq! + softirq! + (steal ?? 0)
 }
 
-/** User + system CPU time of one process, in clock ticks (0 once it is gone). */
-function processTicks(pid: number): number {
+/** User + system CPU time of one process, in clock ticks (CLOCK_TICKS per second; 0 once it is gone). */
+export function processTicks(pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
     return Number(fields[11]) + Number(fields[12]) // utime, stime

@@ -1,0 +1,86 @@
+/**
+ * Server CPU per request, the figure behind the HTTP ratios without the load generator's and the
+ * hypervisor's noise:
+ *
+ *   npx tsx bench/cpu.ts [read|write] [scenario ...]
+ *
+ * Starts one bench/server.ts process per scenario (default: bare, stash-memory, raw-get,
+ * stash-redis), pinned to core 0, plus its own redis-server, and pins itself (the load
+ * generator) to core 1. Each round sends BENCH_CPU_REQUESTS requests (10,000) with 10
+ * connections and one client cookie to each server in turn, and reads the server's CPU time
+ * (user + system, from /proc/<pid>/stat) before and after. Prints the median microseconds of
+ * CPU per request over BENCH_ROUNDS rounds (7), and its ratio to the first scenario's.
+ * Linux only (/proc, taskset).
+ */
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import * as support from './support.js'
+import { SCENARIOS, median, type Scenario } from './support.js'
+
+const REQUESTS = Math.round(support.envNumber('BENCH_CPU_REQUESTS', 10_000))
+const ROUNDS = Math.round(support.envNumber('BENCH_ROUNDS', 7))
+const WARMUP_REQUESTS = 5_000
+
+/** Sends `amount` requests, each with `cookie`; rejects on any non-2xx answer. */
+function send(url: string, cookie: string | undefined, amount: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, connections: 10, amount, headers: cookie === undefined ? {} : { cookie } }, (error, result) => {
+      if (error) return reject(error instanceof Error ? error : new Error(String(error)))
+      const failed = result.non2xx + result.errors + result.timeouts
+      return failed > 0 ? reject(new Error(`${url}: ${failed} of ${amount} requests failed`)) : resolve()
+    })
+  })
+}
+
+async function main(): Promise<void> {
+  const [route = 'read', ...named] = process.argv.slice(2)
+  if (route !== 'read' && route !== 'write') throw new Error(`usage: bench/cpu.ts [read|write] [${SCENARIOS.join('|')} ...]`)
+  const scenarios = (named.length > 0 ? named : ['bare', 'stash-memory', 'raw-get', 'stash-redis']) as Scenario[]
+  const unknown = scenarios.filter((name) => !SCENARIOS.includes(name))
+  if (unknown.length > 0) throw new Error(`unknown scenarios ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`)
+  if (!support.pinned) throw new Error('bench/cpu.ts needs taskset (util-linux) to pin the processes')
+  spawnSync('taskset', ['-cp', String(support.LOAD_CORE), String(process.pid)], { stdio: 'ignore' })
+
+  const stash = support.buildStash()
+  const redis = await support.startRedis()
+  const servers = []
+  try {
+    for (const scenario of scenarios) {
+      const port = await support.freePort()
+      const child = support.spawnPinned(
+        support.SERVER_CORE,
+        process.execPath,
+        ['--import', 'tsx', join(__dirname, 'server.ts'), scenario, String(port), redis.url],
+        { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production', BENCH_STASH_MODULE: stash.module } },
+      )
+      servers.push({ scenario, child, url: `http://127.0.0.1:${port}/${route}`, cookie: undefined as string | undefined, samples: [] as number[] })
+      await support.waitForOutput(child, 'listening')
+      servers.at(-1)!.cookie = (await support.obtainCookies(`http://127.0.0.1:${port}`, 1))[0]
+    }
+    for (const server of servers) await send(server.url, server.cookie, WARMUP_REQUESTS)
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const server of servers) {
+        const before = support.processTicks(server.child.pid!)
+        await send(server.url, server.cookie, REQUESTS)
+        const ticks = support.processTicks(server.child.pid!) - before
+        server.samples.push((ticks / support.CLOCK_TICKS / REQUESTS) * 1e6)
+      }
+    }
+    console.log(`Server CPU per request, GET /${route}, one client, ${ROUNDS} rounds of ${REQUESTS} requests (${stash.source}):\n`)
+    console.log('| scenario | µs per request (median) | × the first row | rounds |\n|---|--:|--:|---|')
+    const first = median(servers[0]!.samples)
+    for (const { scenario, samples } of servers) {
+      const mid = median(samples)
+      console.log(`| ${scenario} | ${mid.toFixed(1)} | ${(mid / first).toFixed(2)}× | ${samples.map((x) => x.toFixed(0)).join(', ')} |`)
+    }
+  } finally {
+    for (const server of servers) await support.stop(server.child)
+    await redis.stop()
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

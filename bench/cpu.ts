@@ -54,9 +54,10 @@ async function main(): Promise<void> {
         ['--import', 'tsx', join(__dirname, 'server.ts'), scenario, String(port), redis.url],
         { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production', BENCH_STASH_MODULE: stash.module } },
       )
-      servers.push({ scenario, child, url: `http://127.0.0.1:${port}/${route}`, cookie: undefined as string | undefined, samples: [] as number[] })
+      const base = `http://127.0.0.1:${port}`
+      servers.push({ scenario, child, url: `${base}/${route}`, cookie: undefined as string | undefined, samples: [] as number[] })
       await support.waitForOutput(child, 'listening')
-      servers.at(-1)!.cookie = (await support.obtainCookies(`http://127.0.0.1:${port}`, 1))[0]
+      servers[servers.length - 1]!.cookie = (await support.obtainCookies(base, 1))[0] // none for bare Express
     }
     for (const server of servers) await send(server.url, server.cookie, WARMUP_REQUESTS)
     for (let round = 0; round < ROUNDS; round++) {

@@ -101,3 +101,11 @@ export function sendJson(res: ServerResponse, body: unknown, status = 200): void
   res.setHeader('Content-Type', 'application/json')
   res.end(text)
 }
+
+/** Sends `body` as JSON with the headers out before the end: an explicit writeHead, a write, then end. */
+export function streamJson(res: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(200, { 'Content-Type': 'application/json' })
+  res.write(text.slice(0, 1))
+  res.end(text.slice(1))
+}

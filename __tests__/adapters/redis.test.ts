@@ -123,11 +123,12 @@ describe('redisAdapter', () => {
       await write(adapter, 'down')
       await server.kill()
       try {
-        // Rejected at once: StashUnavailableError when the client saw the drop first, or the
-        // client's own error when the command was in flight (both become a 503).
-        // Each call is bounded by the 400 ms timeout (waiting for a reconnect counts against it).
+        // Rejected with StashUnavailableError, whether the client saw the drop first or the
+        // command was in flight. Each call is bounded by the 400 ms timeout (waiting for a reconnect counts against it).
         let started = Date.now()
-        await expect(adapter.write('down', { set: { late: 'x' }, del: [], ttl: 60 })).rejects.toThrow()
+        await expect(adapter.write('down', { set: { late: 'x' }, del: [], ttl: 60 })).rejects.toBeInstanceOf(
+          StashUnavailableError,
+        )
         expect(Date.now() - started).toBeLessThan(400 + 250)
         started = Date.now()
         await expect(adapter.load('down', ['a'])).rejects.toBeInstanceOf(StashUnavailableError)
@@ -143,6 +144,51 @@ describe('redisAdapter', () => {
     // The shared clients reconnect too.
     await waitFor(async () => nodeRedis.isReady && ioredis.status === 'ready')
   })
+
+  // node-redis fails the commands a dropped connection leaves unanswered. (ioredis keeps them
+  // for a reconnect, so there the timeout ends the call: 'bounds every call by the timeout'.)
+  it.each([
+    [
+      'a node-redis client of the caller',
+      async (url: string) => {
+        const client = createClient({ url }).on('error', () => {})
+        await client.connect()
+        return { adapter: redisAdapter({ client, timeout: 5000 }), close: async () => client.destroy() }
+      },
+    ],
+    [
+      'the client it created from a URL',
+      async (url: string) => {
+        const adapter = redisAdapter(url, { timeout: 5000 })
+        return { adapter, close: () => adapter.close() }
+      },
+    ],
+  ])(
+    'a connection lost with a call in flight (%s): StashUnavailableError at once, the client error as cause',
+    async (_name, open) => {
+      const lost = await startRedis()
+      const { adapter, close } = await open(lost.url)
+      try {
+        await write(adapter, 'in-flight')
+        await lost.pause()
+        const started = Date.now()
+        const loading = adapter.load('in-flight', ['a']).then(
+          () => new Error('resolved'),
+          (err: Error) => err,
+        )
+        await sleep(100) // the command is on the wire when the server dies
+        await lost.kill()
+        const err = await loading
+        expect(err).toBeInstanceOf(StashUnavailableError)
+        // The cause is the client's own error (ECONNRESET, or SocketClosedUnexpectedlyError on a clean close).
+        expect(err.message).toBe(`express-stash: node-redis lost the call: ${(err.cause as Error)?.message}`)
+        expect(Date.now() - started).toBeLessThan(2500) // the drop ended it, not the 5 s timeout
+      } finally {
+        await close()
+        await lost.stop()
+      }
+    },
+  )
 
   it.each([
     [{ url: 'http://x' }, /`redisAdapter.url` must be a redis:\/\/ or rediss:\/\/ URL/],

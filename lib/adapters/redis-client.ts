@@ -1,4 +1,4 @@
-import { StashUnavailableError } from '../errors.js'
+import { StashError, StashUnavailableError } from '../errors.js'
 import type { RedisScript } from './redis-scripts.js'
 
 /** The part of a node-redis client (v4 and later) the adapter uses. */
@@ -164,7 +164,9 @@ export function bounded<T>(
   call: () => Promise<T>,
 ): Promise<T> {
   if ((driver.pending ?? 0) >= maxPending) {
-    return Promise.reject(new StashUnavailableError(`${driver.label}: ${maxPending} calls already waiting for Redis (maxPending)`))
+    return Promise.reject(
+      new StashUnavailableError(`${driver.label}: ${maxPending} calls already waiting for Redis (maxPending)`),
+    )
   }
   driver.pending = (driver.pending ?? 0) + 1
   const deadline = Date.now() + timeout
@@ -201,9 +203,12 @@ function callBy<T>(driver: RedisDriver, deadline: number, timeout: number, call:
       driver.pending!--
       return true
     }
-    const timer = setTimeout(() => {
-      if (settle()) reject(new StashUnavailableError(`${driver.label} did not answer within ${timeout} ms`))
-    }, Math.max(0, deadline - Date.now()))
+    const timer = setTimeout(
+      () => {
+        if (settle()) reject(new StashUnavailableError(`${driver.label} did not answer within ${timeout} ms`))
+      },
+      Math.max(0, deadline - Date.now()),
+    )
     let answer: Promise<T>
     try {
       answer = call()
@@ -212,7 +217,31 @@ function callBy<T>(driver: RedisDriver, deadline: number, timeout: number, call:
     }
     answer.then(
       (value) => settle() && resolve(value),
-      (err: unknown) => settle() && reject(err),
+      (err: unknown) => settle() && reject(isAnswer(err) ? err : unanswered(driver, err)),
     )
   })
+}
+
+/**
+ * Whether a failure is Redis's own answer (an error reply such as OOM, READONLY or a script
+ * error: node-redis `ErrorReply`, ioredis `ReplyError`) or already classified, as opposed to a
+ * failure of the client or its connection (socket closed, client closed).
+ */
+function isAnswer(err: unknown): boolean {
+  if (err instanceof StashError) return true
+  if (typeof err !== 'object' || err === null) return false
+  for (
+    let proto = Object.getPrototypeOf(err);
+    proto !== null && proto !== Error.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    const name = (proto as { constructor?: { name?: string } }).constructor?.name
+    if (name === 'ErrorReply' || name === 'ReplyError') return true
+  }
+  return false
+}
+
+/** A call the server never answered (its connection failed): the store is unavailable. */
+function unanswered(driver: RedisDriver, err: unknown): StashUnavailableError {
+  return new StashUnavailableError(`${driver.label} lost the call: ${(err as Error)?.message ?? String(err)}`, { cause: err })
 }

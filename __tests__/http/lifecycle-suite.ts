@@ -127,6 +127,25 @@ export function runLifecycleSuite(framework: Framework, makeAdapter: () => Stash
       await request(app.listener).get('/hooked').set('Cookie', 'stash=s:forged.mac').expect(200, { writeHead: true })
     })
 
+    it('commits through a response whose end() another middleware wrapped first', async () => {
+      const ends: string[] = []
+      const { app, agent } = setup({ storedKeys: ['count'] }, (app, stash) => {
+        app.use((_req, res, next) => {
+          const end = res.end
+          res.end = function wrappedEnd(this: ServerResponse, ...args: unknown[]) {
+            ends.push(String(args[0]))
+            return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
+          } as ServerResponse['end']
+          next()
+        }, stash)
+      })
+      app.route('GET', '/count', counter)
+      const client = agent()
+      expect(setCookie(await client.get('/count').expect(200, { count: 1 }))).toBeDefined()
+      await client.get('/count').expect(200, { count: 2 })
+      expect(ends).toEqual(['{"count":1}', '{"count":2}'])
+    })
+
     it('update() is atomic: concurrent increments of one client all count', async () => {
       const { app, agent } = setup({ storedKeys: ['hits', 'count'] })
       app.route('GET', '/count', counter)

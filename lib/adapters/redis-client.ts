@@ -4,14 +4,25 @@ import type { RedisScript } from './redis-scripts.js'
 /** The part of a node-redis client (v4 and later) the adapter uses. */
 export interface NodeRedisClient {
   readonly isReady: boolean
-  sendCommand(args: string[]): Promise<unknown>
+  sendCommand(args: string[], options?: NodeRedisCommandOptions): Promise<unknown>
   close?(): Promise<unknown>
   quit?(): Promise<unknown>
 }
 
+/** The command options the adapter passes to node-redis. */
+export interface NodeRedisCommandOptions {
+  /** Milliseconds before node-redis gives up on the command; 0: no timer of its own. */
+  readonly timeout?: number
+}
+
 /** The part of a node-redis cluster client (`createCluster`, v4 and later) the adapter uses. */
 export interface NodeRedisCluster {
-  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>
+  sendCommand(
+    firstKey: string | undefined,
+    isReadonly: boolean | undefined,
+    args: string[],
+    options?: NodeRedisCommandOptions,
+  ): Promise<unknown>
   readonly masters?: readonly unknown[]
   getMasters?(): readonly { client?: unknown }[]
   nodeClient?(node: unknown): unknown
@@ -54,6 +65,13 @@ export interface RedisDriver {
   close(): Promise<void>
 }
 
+/**
+ * node-redis 6 arms a timer of its own for every command (an `AbortSignal.timeout`, 5 s by
+ * default): a second timer beside the adapter's, which bounds every call by its own `timeout`.
+ * Its commands go without it (node-redis 4 ignores the option).
+ */
+const ADAPTER_TIMEOUT_ONLY: NodeRedisCommandOptions = Object.freeze({ timeout: 0 })
+
 /** Recognizes the kind of client by shape, without importing any Redis package. */
 export function driverFor(client: RedisClientLike): RedisDriver {
   const any = client as unknown as Record<string, unknown>
@@ -83,14 +101,14 @@ export function driverFor(client: RedisClientLike): RedisDriver {
       // The cluster client routes and reconnects per node; the per-call timeout bounds the wait.
       isReady: () => true,
       ready: async () => true,
-      command: (key, args) => cluster.sendCommand(key, false, args),
+      command: (key, args) => cluster.sendCommand(key, false, args, ADAPTER_TIMEOUT_ONLY),
       masters: async () => {
         // v4.6 and later: `masters` + `nodeClient()`; older v4: `getMasters()` nodes carry `client`.
         const nodes = cluster.masters ?? cluster.getMasters?.() ?? []
         const clients = await Promise.all(
           nodes.map((node) => (cluster.nodeClient ? cluster.nodeClient(node) : (node as { client?: unknown }).client)),
         )
-        return clients.map((node) => (args: string[]) => (node as NodeRedisClient).sendCommand(args))
+        return clients.map((node) => (args: string[]) => (node as NodeRedisClient).sendCommand(args, ADAPTER_TIMEOUT_ONLY))
       },
       close: () => closeNodeRedis(cluster),
     }
@@ -102,8 +120,8 @@ export function driverFor(client: RedisClientLike): RedisDriver {
       cluster: false,
       isReady: () => node.isReady,
       ready: readiness(client, () => node.isReady),
-      command: (_key, args) => node.sendCommand(args),
-      masters: async () => [(args: string[]) => node.sendCommand(args)],
+      command: (_key, args) => node.sendCommand(args, ADAPTER_TIMEOUT_ONLY),
+      masters: async () => [(args: string[]) => node.sendCommand(args, ADAPTER_TIMEOUT_ONLY)],
       close: () => closeNodeRedis(node),
     }
   }

@@ -357,7 +357,8 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
    * while alive"). It stops when the application ends the response or the connection closes.
    */
   private keepAlive(): void {
-    if (this.keptAlive || this.ending || !this.runtime.options.touch || this.res.writableFinished) return
+    // A response that ends without our end hook (a destroyed connection) is let go by the keep-alive's tick.
+    if (this.keptAlive || this.ending || !this.runtime.options.touch) return
     this.keptAlive = true
     this.runtime.keepAlive.add(this)
   }

@@ -29,25 +29,27 @@ type Variadic = (this: ServerResponse, ...args: unknown[]) => unknown
 /**
  * Wraps `res.end` of one response so that state is committed to the store before the response
  * finishes. A second `end()` while the first is still committing is ignored, as Node ignores it
- * after the response has finished.
+ * after the response has finished. Once the commit is done the wrapper passes every call
+ * through (restoring `res.end` would be one more property store on the response).
  */
 export function hookEnd(res: ServerResponse, hooks: EndHooks): void {
   const end = res.end as unknown as Variadic
-  let ending = false
+  let stage: 'open' | 'committing' | 'done' = 'open'
   res.end = function stashEnd(this: ServerResponse, ...args: unknown[]) {
-    if (ending) return this
+    if (stage === 'done') return end.apply(this, args)
+    if (stage === 'committing') return this
     const pending = hooks.beforeEnd()
     if (pending === undefined) {
-      res.end = end as unknown as ServerResponse['end']
+      stage = 'done'
       return end.apply(this, args)
     }
-    ending = true
+    stage = 'committing'
     const finish = (): void => {
-      res.end = end as unknown as ServerResponse['end']
+      stage = 'done'
       end.apply(res, args)
     }
     pending.then(finish, (err: unknown) => {
-      res.end = end as unknown as ServerResponse['end']
+      stage = 'done'
       hooks.endFailed(err, finish)
     })
     return this

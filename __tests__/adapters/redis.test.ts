@@ -145,6 +145,27 @@ describe('redisAdapter', () => {
     await waitFor(async () => nodeRedis.isReady && ioredis.status === 'ready')
   })
 
+  it('sends node-redis commands without the client timer that only covers the wait before writing', async () => {
+    // node-redis 6 creates an AbortSignal.timeout for every command, removed once the command is
+    // written; the adapter writes only to a connected client and bounds the whole call itself.
+    const seen: unknown[] = []
+    const recording = {
+      get isReady() {
+        return nodeRedis.isReady
+      },
+      sendCommand(args: string[], options?: unknown) {
+        seen.push(options)
+        return nodeRedis.sendCommand(args, options as never)
+      },
+    }
+    const adapter = redisAdapter({ client: recording, prefix: prefix() })
+    await write(adapter, 'timer')
+    expect(await adapter.load('timer', ['a'])).toEqual(['1'])
+    for await (const batch of adapter.keys!()) expect(batch).toEqual(['timer'])
+    expect(seen.length).toBeGreaterThanOrEqual(3)
+    expect(new Set(seen.map((options) => JSON.stringify(options)))).toEqual(new Set(['{"timeout":0}']))
+  })
+
   // node-redis fails the commands a dropped connection leaves unanswered. (ioredis keeps them
   // for a reconnect, so there the timeout ends the call: 'bounds every call by the timeout'.)
   it.each([

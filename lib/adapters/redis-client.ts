@@ -11,7 +11,7 @@ export interface NodeRedisClient {
 
 /** The command options the adapter passes to node-redis. */
 export interface NodeRedisCommandOptions {
-  /** Milliseconds before node-redis gives up on the command; 0: no timer of its own. */
+  /** node-redis 5 and 6: milliseconds the command may wait to be written; 0: no timer. */
   readonly timeout?: number
 }
 
@@ -66,9 +66,10 @@ export interface RedisDriver {
 }
 
 /**
- * node-redis 6 arms a timer of its own for every command (an `AbortSignal.timeout`, 5 s by
- * default): a second timer beside the adapter's, which bounds every call by its own `timeout`.
- * Its commands go without it (node-redis 4 ignores the option).
+ * node-redis 6 creates an `AbortSignal.timeout` for every command (its `commandOptions.timeout`,
+ * 5 s by default), which only covers the wait before the command is written and is removed then.
+ * The adapter writes only to a connected client and bounds each whole call by its own `timeout`,
+ * so its commands go without that signal (node-redis 4 ignores the option).
  */
 const ADAPTER_TIMEOUT_ONLY: NodeRedisCommandOptions = Object.freeze({ timeout: 0 })
 

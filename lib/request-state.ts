@@ -29,8 +29,8 @@ interface Changes {
  */
 export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
   readonly data: StashObject
-  /** Stored keys of this request: the instance's plus those of every route it passed. */
-  readonly keys = new Set<string>()
+  /** Stored keys of this request: the instance's plus those of every route it passed (shared until a route adds some). */
+  private keys: readonly string[]
   /** JSON of each stored key as the store holds it (after load or our own writes). */
   private readonly snapshot = new Map<string, string>()
   /** Each stored key's value exactly as stored (encoded), the `expected` of `update()`. */
@@ -54,7 +54,8 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
   private ending = false
   /** `res.writeHead` is hooked: {@link RequestState.beforeHeaders} runs before the headers go out. */
   private headersWatched = false
-  private queue: Promise<unknown> = Promise.resolve()
+  /** The last store operation of `save`, `reset`, `rotate`, `update` or the commit; none yet on most requests. */
+  private queue: Promise<unknown> | undefined
   private pending = 0
   /** False when the store could not answer at load and `onUnavailable` is `'continue'`. */
   available = true
@@ -66,8 +67,10 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     /** The `next` of the middleware that created this state: where a failed final commit goes. */
     private readonly next: NextFunction,
     private readonly owner: string | undefined,
+    keys: readonly string[],
     public ttl: number,
   ) {
+    this.keys = keys
     this.data = new StashObject(this)
   }
 
@@ -131,8 +134,8 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
 
   /** Adds a route's keys: loads those not loaded yet, and applies the route's ttl. */
   async extend(keys: readonly string[], ttl: number): Promise<void> {
-    const fresh = keys.filter((key) => !this.keys.has(key))
-    for (const key of fresh) this.keys.add(key)
+    const fresh = keys.filter((key) => !this.keys.includes(key))
+    if (fresh.length > 0) this.keys = [...this.keys, ...fresh]
     const longer = ttl > this.ttl
     this.ttl = ttl
     if (!this.available) return
@@ -171,7 +174,7 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     const { cookie, rolling } = this.runtime.options
     // Headers going out before the end (explicit writeHead, streaming) while a fresh stash holds
     // data: issue its ID now, so the cookie can still carry it; the data is written at the end.
-    if (!this.persisted && !this.issued && !this.ending && this.available && this.pending === 0 && this.keys.size > 0) {
+    if (!this.persisted && !this.issued && !this.ending && this.available && this.pending === 0 && this.keys.length > 0) {
       if (this.safeCollect()?.set.size) this.issue()
     }
     if (this.id !== undefined && (this.issued || ((this.resign || rolling) && this.persisted))) {
@@ -244,7 +247,7 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
 
   /** `req.stash.update(key, fn)`: atomic read-modify-write of one stored key. */
   update(key: string, fn: (current: unknown) => unknown): Promise<unknown> {
-    if (!this.keys.has(key)) {
+    if (!this.keys.includes(key)) {
       return Promise.reject(
         new TypeError(`express-stash: update("${key}") needs a stored key of this route; "${key}" is not one`),
       )
@@ -433,7 +436,7 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
   /** Runs store operations of this request one after another. */
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
     this.pending++
-    const run = this.queue.then(task)
+    const run = (this.queue ?? Promise.resolve()).then(task)
     this.queue = run.then(
       () => this.pending--,
       () => this.pending--,

@@ -58,8 +58,7 @@ export class StashRuntime {
         return next(err)
       }
     }
-    const state = new RequestState(this, req, res, next, owner, ttl)
-    for (const key of keys) state.keys.add(key)
+    const state = new RequestState(this, req, res, next, owner, keys, ttl)
     ;(req as { stash?: unknown }).stash = state.data
     hookEnd(res, state)
     const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets, this.verifiedCookies)

@@ -124,7 +124,8 @@ describe('redisAdapter', () => {
       await server.kill()
       try {
         // Rejected with StashUnavailableError, whether the client saw the drop first or the
-        // command was in flight. Each call is bounded by the 400 ms timeout (waiting for a reconnect counts against it).
+        // command was in flight. Each call is bounded by the 400 ms timeout (waiting for a
+        // reconnect counts against it).
         let started = Date.now()
         await expect(adapter.write('down', { set: { late: 'x' }, del: [], ttl: 60 })).rejects.toBeInstanceOf(
           StashUnavailableError,

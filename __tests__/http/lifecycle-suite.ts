@@ -143,15 +143,19 @@ export function runLifecycleSuite(framework: Framework, makeAdapter: () => Stash
       expect(added).toEqual([['stash'], ['stash'], ['stash']])
     })
 
-    it('commits through a response whose end() another middleware wrapped first', async () => {
-      const ends: string[] = []
+    it('commits and sets its cookie through a response whose end() and writeHead() another middleware wrapped first', async () => {
+      const calls: string[] = []
       const { app, agent } = setup({ storedKeys: ['count'] }, (app, stash) => {
         app.use((_req, res, next) => {
-          const end = res.end
+          const { end, writeHead } = res as unknown as Record<'end' | 'writeHead', (...a: unknown[]) => ServerResponse>
           res.end = function wrappedEnd(this: ServerResponse, ...args: unknown[]) {
-            ends.push(String(args[0]))
-            return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
+            calls.push(`end ${String(args[0])}`)
+            return end.apply(this, args)
           } as ServerResponse['end']
+          res.writeHead = function wrappedWriteHead(this: ServerResponse, ...args: unknown[]) {
+            calls.push('writeHead')
+            return writeHead.apply(this, args)
+          } as ServerResponse['writeHead']
           next()
         }, stash)
       })
@@ -159,7 +163,7 @@ export function runLifecycleSuite(framework: Framework, makeAdapter: () => Stash
       const client = agent()
       expect(setCookie(await client.get('/count').expect(200, { count: 1 }))).toBeDefined()
       await client.get('/count').expect(200, { count: 2 })
-      expect(ends).toEqual(['{"count":1}', '{"count":2}'])
+      expect(calls).toEqual(['end {"count":1}', 'writeHead', 'end {"count":2}', 'writeHead'])
     })
 
     it('update() is atomic: concurrent increments of one client all count', async () => {

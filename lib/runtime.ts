@@ -74,24 +74,31 @@ export class StashRuntime {
    * Runs one adapter call and classifies its failure: a failed read means the store is
    * unavailable; a failed write is `ERR_STASH_WRITE`. Emits `'unavailable'`/`'available'`.
    */
-  async call<T>(operation: () => Promise<T>, kind: 'read' | 'write' = 'read'): Promise<T> {
+  call<T>(operation: () => Promise<T>, kind: 'read' | 'write' = 'read'): Promise<T> {
     const started = performance.now()
-    let result: T
+    let pending: Promise<T>
     try {
-      result = await operation()
+      pending = Promise.resolve(operation()) // the same promise when the adapter returns a native one
     } catch (err) {
-      this.stats.errors++
-      throw this.classify(err, kind)
-    } finally {
-      this.stats.recordCall(started)
+      pending = Promise.reject(err) // an adapter that throws instead of rejecting
     }
-    if (kind === 'write') this.stats.writes++
-    if (!this.storeAvailable) {
-      this.storeAvailable = true
-      log('the %s store answers again', this.adapter.kind)
-      this.events.emit('available')
-    }
-    return result
+    return pending.then(
+      (result) => {
+        this.stats.recordCall(started)
+        if (kind === 'write') this.stats.writes++
+        if (!this.storeAvailable) {
+          this.storeAvailable = true
+          log('the %s store answers again', this.adapter.kind)
+          this.events.emit('available')
+        }
+        return result
+      },
+      (err: unknown) => {
+        this.stats.recordCall(started)
+        this.stats.errors++
+        throw this.classify(err, kind)
+      },
+    )
   }
 
   /** Emits `'error'`, or logs when nobody listens (an unhandled `'error'` event would crash the process). */

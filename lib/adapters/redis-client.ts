@@ -159,28 +159,31 @@ async function closeNodeRedis(client: { close?(): Promise<unknown>; quit?(): Pro
   else await client.quit?.()
 }
 
-/** Runs a script by SHA, loading it with `EVAL` when the server does not know it (restart, SCRIPT FLUSH). */
-export function runScript(driver: RedisDriver, script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
-  const command = ['EVALSHA', script.sha, String(keys.length), ...keys, ...args]
-  return driver.command(keys[0], command).catch((err: unknown) => {
-    if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err
-    command[0] = 'EVAL'
-    command[1] = script.source
-    return driver.command(keys[0], command)
-  })
+/** Where a command goes: routed by this key (`undefined`: any node), or sent to this one node. */
+export type CommandTarget = string | undefined | ((args: string[]) => Promise<unknown>)
+
+/** A script's `EVALSHA` command: {@link bounded} retries it with `EVAL` when the server lacks the script. */
+export function scriptCommand(script: RedisScript, keys: string[], args: string[]): string[] {
+  return ['EVALSHA', script.sha, String(keys.length), ...keys, ...args]
 }
 
 /**
- * Bounds a store call by `timeout` milliseconds, waiting for the connection within that budget
- * and never sending a command to a disconnected client (it would wait in an offline queue and
- * could run long after the request gave up). At most `maxPending` calls are in flight: a stalled
- * server makes the next ones fail at once instead of queueing without end. A call to a connected
+ * Sends `command` to `target`, bounded by `timeout` milliseconds: waits for the connection
+ * within that budget and never sends a command to a disconnected client (it would wait in an
+ * offline queue and could run long after the request gave up). At most `maxPending` calls are in
+ * flight: a stalled server makes the next ones fail at once instead of queueing without end.
+ *
+ * The reply goes through `read` (whose throw fails the call). With `script`, a server that does
+ * not know the script (restart, `SCRIPT FLUSH`) gets it whole with `EVAL`. A call to a connected
  * client adds one promise and one timer to the command, nothing more.
  */
-export function bounded<T>(
+export function bounded<T = unknown>(
   driver: RedisDriver,
   { timeout, maxPending }: { timeout: number; maxPending: number },
-  call: () => Promise<T>,
+  command: string[],
+  target: CommandTarget,
+  read?: (reply: unknown) => T,
+  script?: RedisScript,
 ): Promise<T> {
   if ((driver.pending ?? 0) >= maxPending) {
     return Promise.reject(
@@ -188,12 +191,24 @@ export function bounded<T>(
     )
   }
   driver.pending = (driver.pending ?? 0) + 1
-  const deadline = Date.now() + timeout
-  return driver.isReady() ? callBy(driver, deadline, timeout, call) : connectThenCall(driver, deadline, timeout, call)
+  const call: BoundedCall<T> = { driver, deadline: Date.now() + timeout, timeout, command, target, read, script }
+  return driver.isReady() ? callBy(call) : connectThenCall(call)
+}
+
+/** One call of {@link bounded}. */
+interface BoundedCall<T> {
+  readonly driver: RedisDriver
+  readonly deadline: number
+  readonly timeout: number
+  readonly command: string[]
+  readonly target: CommandTarget
+  readonly read: ((reply: unknown) => T) | undefined
+  readonly script: RedisScript | undefined
 }
 
 /** {@link bounded} for a client that is not connected yet: waits for it within the budget. */
-async function connectThenCall<T>(driver: RedisDriver, deadline: number, timeout: number, call: () => Promise<T>): Promise<T> {
+async function connectThenCall<T>(call: BoundedCall<T>): Promise<T> {
+  const { driver, timeout } = call
   let connected: boolean
   try {
     connected = await driver.ready(timeout)
@@ -208,11 +223,12 @@ async function connectThenCall<T>(driver: RedisDriver, deadline: number, timeout
       cause: driver.lastError,
     })
   }
-  return callBy(driver, deadline, timeout, call)
+  return callBy(call)
 }
 
-/** Runs `call`, failing it at `deadline`; its pending slot is released when it settles or times out. */
-function callBy<T>(driver: RedisDriver, deadline: number, timeout: number, call: () => Promise<T>): Promise<T> {
+/** Sends the call's command, failing it at its deadline; its pending slot is released when it settles or times out. */
+function callBy<T>({ driver, deadline, timeout, command, target, read, script }: BoundedCall<T>): Promise<T> {
+  const send = (): Promise<unknown> => (typeof target === 'function' ? target(command) : driver.command(target, command))
   return new Promise<T>((resolve, reject) => {
     let settled = false
     const settle = (): boolean => {
@@ -228,16 +244,36 @@ function callBy<T>(driver: RedisDriver, deadline: number, timeout: number, call:
       },
       Math.max(0, deadline - Date.now()),
     )
-    let answer: Promise<T>
-    try {
-      answer = call()
-    } catch (err) {
-      answer = Promise.reject(err) // a client that throws instead of rejecting
+    const answered = (reply: unknown): void => {
+      if (!settle()) return
+      if (read === undefined) return resolve(reply as T)
+      try {
+        resolve(read(reply))
+      } catch (err) {
+        reject(err)
+      }
     }
-    answer.then(
-      (value) => settle() && resolve(value),
-      (err: unknown) => settle() && reject(isAnswer(err) ? err : unanswered(driver, err)),
-    )
+    const failed = (err: unknown): void => {
+      if (
+        !settled &&
+        script !== undefined &&
+        command[0] === 'EVALSHA' &&
+        String((err as Error)?.message).startsWith('NOSCRIPT')
+      ) {
+        command[0] = 'EVAL'
+        command[1] = script.source
+        return attempt()
+      }
+      if (settle()) reject(isAnswer(err) ? err : unanswered(driver, err))
+    }
+    const attempt = (): void => {
+      try {
+        send().then(answered, failed)
+      } catch (err) {
+        failed(err) // a client that throws instead of rejecting
+      }
+    }
+    attempt()
   })
 }
 

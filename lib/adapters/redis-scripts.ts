@@ -34,13 +34,14 @@ local function size_after(key, del, set)
 end
 `
 
-/** The error a LOAD answers when the record key held another type (now deleted). */
+/** What LOAD answers when the record key held another type (now deleted). */
 export const NOT_A_HASH = 'EXPRESS_STASH_NOT_A_HASH'
 
 /**
  * LOAD: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl (0: do not slide); ARGV[2..] fields.
- * Returns nil when the record does not exist, else the values (nil for missing fields); fails with
- * NOT_A_HASH (after deleting it) when the key holds another type.
+ * Returns nil when the record does not exist, else the values (nil for missing fields); answers
+ * the string NOT_A_HASH (after deleting it) when the key holds another type (a plain reply rather
+ * than an error, so that the adapter reads it where it reads the values).
  *
  * The hot path of every request, so it runs two commands: PTTL tells whether the record exists
  * (-2 when not) and how long it has left, and HMGET reads the fields, failing on a key of
@@ -56,7 +57,7 @@ elseif redis.call('TYPE', key)['ok'] ~= 'hash' then values = {err = 'WRONGTYPE'}
 -- Something that is not a hash under a record key was written behind our back: drop it.
 if values.err then
   redis.call('DEL', key)
-  return redis.error_reply('${NOT_A_HASH}')
+  return '${NOT_A_HASH}'
 end
 if ttl > 0 and left < ttl then redis.call('PEXPIRE', key, ttl) end
 local owner = KEYS[2]

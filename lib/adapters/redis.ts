@@ -1,6 +1,6 @@
 import { ownerOfKey, type CompareAndSetResult, type StashAdapter } from '../adapter.js'
 import { optionError, StashError, StashUnavailableError, tooLargeError } from '../errors.js'
-import { bounded, driverFor, runScript, type RedisClientLike, type RedisDriver } from './redis-client.js'
+import { bounded, driverFor, scriptCommand, type RedisClientLike, type RedisDriver } from './redis-client.js'
 import { connectUrl } from './redis-connect.js'
 import {
   COMPARE_AND_SET,
@@ -14,6 +14,7 @@ import {
   REPLACE,
   TOUCH,
   WRITE,
+  type RedisScript,
 } from './redis-scripts.js'
 
 /** Options of {@link redisAdapter} that are not client options. */
@@ -88,10 +89,12 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     for (const node of await d.masters()) {
       let cursor = '0'
       do {
-        const [next, batch] = (await bounded(d, settings, () => node(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(settings.scanCount)]))) as [
-          string | number,
-          string[],
-        ]
+        const [next, batch] = (await bounded(
+          d,
+          settings,
+          ['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(settings.scanCount)],
+          node,
+        )) as [string | number, string[]]
         cursor = String(next)
         if (batch.length > 0) yield batch
       } while (cursor !== '0')
@@ -107,32 +110,21 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     }
   }
   // A caller's own client is used without awaiting driver(): one promise fewer per call.
-  const script = (name: typeof LOAD, keys: string[], args: string[]): Promise<unknown> => {
-    if (direct !== undefined && !closed) return bounded(direct, settings, () => runScript(direct, name, keys, args))
-    return driver().then((d) => bounded(d, settings, () => runScript(d, name, keys, args)))
+  const script = <T = unknown>(name: RedisScript, keys: string[], args: string[], read?: (reply: unknown) => T): Promise<T> => {
+    const command = scriptCommand(name, keys, args)
+    if (direct !== undefined && !closed) return bounded(direct, settings, command, keys[0], read, name)
+    return driver().then((d) => bounded(d, settings, command, keys[0], read, name))
   }
   const command = (record: string, args: string[]): Promise<unknown> => {
-    if (direct !== undefined && !closed) return bounded(direct, settings, () => direct.command(record, args))
-    return driver().then((d) => bounded(d, settings, () => d.command(record, args)))
+    if (direct !== undefined && !closed) return bounded(direct, settings, args, record)
+    return driver().then((d) => bounded(d, settings, args, record))
   }
 
   return {
     kind: 'redis',
     prefix: settings.prefix,
-    async load(record, fields, ttl) {
-      let reply: unknown
-      try {
-        reply = await script(LOAD, keys(record), [String(ttl ?? 0), ...fields])
-      } catch (err) {
-        if (!String((err as Error)?.message).includes(NOT_A_HASH)) throw err
-        throw new StashError('ERR_STASH_CORRUPT', `the record under ${key(record)} was not a hash; it was deleted`, {
-          cause: err,
-        })
-      }
-      if (reply === null || reply === undefined) return undefined
-      const values = reply as (string | null | undefined)[]
-      for (let i = 0; i < values.length; i++) if (values[i] === null) values[i] = undefined
-      return values as (string | undefined)[]
+    load(record, fields, ttl) {
+      return script(LOAD, keys(record), [String(ttl ?? 0), ...fields], (reply) => loaded(reply, key(record)))
     },
     async write(record, change) {
       const set = Object.entries(change.set).flat()
@@ -214,6 +206,15 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
       if (ownsClient) await (await connecting!.catch(() => undefined))?.close()
     },
   }
+}
+
+/** A LOAD reply as `load` returns it: `undefined` for no record, and for each missing field. */
+function loaded(reply: unknown, key: string): (string | undefined)[] | undefined {
+  if (reply === null || reply === undefined) return undefined
+  if (reply === NOT_A_HASH) throw new StashError('ERR_STASH_CORRUPT', `the record under ${key} was not a hash; it was deleted`)
+  const values = reply as (string | null | undefined)[]
+  for (let i = 0; i < values.length; i++) if (values[i] === null) values[i] = undefined
+  return values as (string | undefined)[]
 }
 
 interface ResolvedRedisOptions {

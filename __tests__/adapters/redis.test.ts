@@ -55,15 +55,99 @@ runAdapterContract(jestGlobals, 'redis via URL', () => redisAdapter(server.url, 
 describe('redisAdapter', () => {
   const write = (adapter: RedisAdapter, record: string) => adapter.write(record, { set: { a: '1' }, del: [], ttl: 60 })
 
-  it('stores one hash per record under the prefix, with one field per key', async () => {
+  it('stores one hash per record under the prefix, with one field per key and the empty marker field', async () => {
     const adapter = redisAdapter({ client: nodeRedis, prefix: 'layout:' })
     await adapter.write('rec', { set: { cart: '[1]', theme: '"dark"' }, del: [], ttl: 30 })
     expect(await nodeRedis.sendCommand(['TYPE', 'layout:rec'])).toBe('hash')
-    expect(await nodeRedis.hGetAll('layout:rec')).toEqual({ cart: '[1]', theme: '"dark"' })
+    expect(await nodeRedis.hGetAll('layout:rec')).toEqual({ '': '', cart: '[1]', theme: '"dark"' })
     const ttl = Number(await nodeRedis.sendCommand(['TTL', 'layout:rec']))
     expect(ttl).toBeGreaterThan(28)
     expect(ttl).toBeLessThanOrEqual(30)
+    expect(await adapter.readAll('rec')).toEqual({ cart: '[1]', theme: '"dark"' })
+    // Deleting the last key deletes the record, marker and all.
+    await adapter.write('rec', { set: {}, del: ['cart', 'theme'], ttl: 30 })
+    expect(await nodeRedis.exists('layout:rec')).toBe(0)
+    await adapter.compareAndSet('rec', { field: 'cart', expected: undefined, next: '[2]', ttl: 30 })
+    expect(await nodeRedis.hGetAll('layout:rec')).toEqual({ '': '', cart: '[2]' })
+    await adapter.compareAndSet('rec', { field: 'cart', expected: '[2]', next: undefined, ttl: 30 })
+    expect(await nodeRedis.exists('layout:rec')).toBe(0)
     await adapter.close()
+  })
+
+  describe('a load', () => {
+    /** Calls per command Redis counted while `run` ran (scripts' inner commands included). */
+    async function commandsDuring(run: () => Promise<unknown>): Promise<Record<string, number>> {
+      await nodeRedis.sendCommand(['CONFIG', 'RESETSTAT'])
+      await run()
+      const stats: Record<string, number> = {}
+      const text = String(await nodeRedis.sendCommand(['INFO', 'commandstats']))
+      for (const [, name, calls] of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+        if (!/^(config|info)\b/.test(name!)) stats[name!] = Number(calls)
+      }
+      return stats
+    }
+
+    it('of an existing record is one HMGET and one PEXPIRE GT, no script, and pushes the expiry out', async () => {
+      const adapter = redisAdapter({ client: nodeRedis, prefix: 'plain:' })
+      await adapter.write('rec', { set: { a: '1' }, del: [], ttl: 30 })
+      const commands = await commandsDuring(async () =>
+        expect(await adapter.load('rec', ['a', 'b'], 600)).toEqual(['1', undefined]),
+      )
+      expect(commands).toEqual({ hmget: 1, pexpire: 1 })
+      expect(Number(await nodeRedis.sendCommand(['TTL', 'plain:rec']))).toBeGreaterThan(590)
+      // GT: a shorter ttl never shortens the expiry.
+      await adapter.load('rec', ['a'], 10)
+      expect(Number(await nodeRedis.sendCommand(['TTL', 'plain:rec']))).toBeGreaterThan(590)
+      // Without touch: the HMGET alone.
+      expect(await commandsDuring(() => adapter.load('rec', ['a']))).toEqual({ hmget: 1 })
+      await adapter.close()
+    })
+
+    it('that the commands cannot settle asks the script: a missing record, one written without the marker', async () => {
+      const adapter = redisAdapter({ client: nodeRedis, prefix: 'legacy:' })
+      const missing = await commandsDuring(async () => expect(await adapter.load('gone', ['a'], 60)).toBeUndefined())
+      expect(missing).toMatchObject({ hmget: 1, evalsha: 1, pttl: 1 })
+      // A record from before the marker: values it has are read by the commands alone...
+      await nodeRedis.sendCommand(['HSET', 'legacy:old', 'a', '"x"'])
+      await nodeRedis.sendCommand(['EXPIRE', 'legacy:old', '30'])
+      const found = await commandsDuring(async () =>
+        expect(await adapter.load('old', ['a', 'b'], 60)).toEqual(['"x"', undefined]),
+      )
+      expect(found).toEqual({ hmget: 1, pexpire: 1 })
+      // ...and one holding none of the keys asked for still exists, as the script tells.
+      expect(await adapter.load('old', ['b'], 60)).toEqual([undefined])
+      expect(Number(await nodeRedis.sendCommand(['TTL', 'legacy:old']))).toBeGreaterThan(50)
+      await adapter.close()
+    })
+
+    it('falls back to the script for good on a server without PEXPIRE GT (Redis < 7)', async () => {
+      // A client in front of the real server that answers PEXPIRE ... GT as Redis 6 does.
+      class ErrorReply extends Error {}
+      const pexpires: string[][] = []
+      const redis6 = {
+        get isReady() {
+          return nodeRedis.isReady
+        },
+        sendCommand(args: string[], options?: unknown) {
+          if (args[0] === 'PEXPIRE') {
+            pexpires.push(args)
+            return Promise.reject(new ErrorReply("ERR wrong number of arguments for 'pexpire' command"))
+          }
+          return nodeRedis.sendCommand(args, options as never)
+        },
+      }
+      const adapter = redisAdapter({ client: redis6, prefix: 'six:' })
+      await adapter.write('rec', { set: { a: '1' }, del: [], ttl: 30 })
+      expect(await adapter.load('rec', ['a'], 600)).toEqual(['1'])
+      expect(Number(await nodeRedis.sendCommand(['TTL', 'six:rec']))).toBeGreaterThan(590) // by the script
+      expect(pexpires).toHaveLength(1)
+      const later = await commandsDuring(async () => expect(await adapter.load('rec', ['a'], 900)).toEqual(['1']))
+      expect(later).toMatchObject({ evalsha: 1 })
+      expect(later.hmget).toBe(1)
+      expect(pexpires).toHaveLength(1)
+      expect(Number(await nodeRedis.sendCommand(['TTL', 'six:rec']))).toBeGreaterThan(890)
+      await adapter.close()
+    })
   })
 
   it('leaves a handed-in client open, and closes a client it created', async () => {

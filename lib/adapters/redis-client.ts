@@ -173,7 +173,7 @@ export function scriptCommand(script: RedisScript, keys: string[], args: string[
  * offline queue and could run long after the request gave up). At most `maxPending` calls are in
  * flight: a stalled server makes the next ones fail at once instead of queueing without end.
  *
- * The reply goes through `read` (whose throw fails the call). With `script`, a server that does
+ * The reply goes through `read` (whose throw fails the call, and whose promise the call follows). With `script`, a server that does
  * not know the script (restart, `SCRIPT FLUSH`) gets it whole with `EVAL`. A call to a connected
  * client adds one promise and one timer to the command, nothing more.
  */
@@ -182,7 +182,7 @@ export function bounded<T = unknown>(
   { timeout, maxPending }: { timeout: number; maxPending: number },
   command: string[],
   target: CommandTarget,
-  read?: (reply: unknown) => T,
+  read?: (reply: unknown) => T | Promise<T>,
   script?: RedisScript,
 ): Promise<T> {
   if ((driver.pending ?? 0) >= maxPending) {
@@ -202,7 +202,7 @@ interface BoundedCall<T> {
   readonly timeout: number
   readonly command: string[]
   readonly target: CommandTarget
-  readonly read: ((reply: unknown) => T) | undefined
+  readonly read: ((reply: unknown) => T | Promise<T>) | undefined
   readonly script: RedisScript | undefined
 }
 
@@ -282,7 +282,7 @@ function callBy<T>({ driver, deadline, timeout, command, target, read, script }:
  * error: node-redis `ErrorReply`, ioredis `ReplyError`) or already classified, as opposed to a
  * failure of the client or its connection (socket closed, client closed).
  */
-function isAnswer(err: unknown): boolean {
+export function isAnswer(err: unknown): boolean {
   if (err instanceof StashError) return true
   if (typeof err !== 'object' || err === null) return false
   for (

@@ -10,6 +10,13 @@ function script(source: string): RedisScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') }
 }
 
+/**
+ * The field every record written by this version holds (an empty name and value, which no stored
+ * key can take, and which counts 0 bytes towards `maxBytes`): it tells an existing record from a
+ * missing one in the same `HMGET` that reads the values.
+ */
+export const MARKER = ''
+
 // Shared Lua: push the expiry to at least `ttl` seconds from now, never shorten it (like EXPIRE
 // GT, which Redis < 7 lacks; compared in milliseconds so rounding never cuts it short), and measure a record as the bytes of its field names and values.
 const HELPERS = `
@@ -23,6 +30,10 @@ local function index(key, ttl)
   if not owner then return end
   if redis.call('EXISTS', key) == 1 then redis.call('SADD', owner, key) else redis.call('SREM', owner, key) end
   extend(owner, ttl)
+end
+-- A record left with only its marker holds nothing: it goes, as an emptied hash would.
+local function drop_if_empty(key)
+  if redis.call('HLEN', key) == 1 and redis.call('HEXISTS', key, '') == 1 then redis.call('DEL', key) end
 end
 local function size_after(key, del, set)
   local size = 0
@@ -82,7 +93,7 @@ if max > 0 then
   if size > max then return size end
 end
 if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
-if #sets > 0 then redis.call('HSET', key, unpack(sets)) end
+if #sets > 0 then redis.call('HSET', key, '', '', unpack(sets)) else drop_if_empty(key) end
 extend(key, ttl)
 index(key, ttl)
 return 0
@@ -104,16 +115,17 @@ if ARGV[4] == '1' then
     local size = size_after(key, {}, {[field] = ARGV[5]})
     if size > max then return {2, size} end
   end
-  redis.call('HSET', key, field, ARGV[5])
+  redis.call('HSET', key, '', '', field, ARGV[5])
 else
   redis.call('HDEL', key, field)
+  drop_if_empty(key)
 end
 extend(key, ttl)
 index(key, ttl)
 return {1}
 `)
 
-/** READ_ALL: KEYS[1] record. Returns field/value pairs, flat (the same shape for every client). */
+/** READ_ALL: KEYS[1] record. Returns field/value pairs, flat (the same shape for every client), the marker included. */
 export const READ_ALL = script(`return redis.call('HGETALL', KEYS[1])`)
 
 /** TOUCH: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl. Returns 1 when the record exists. */
@@ -156,7 +168,7 @@ return deleted
 export const MOVE = script(`${HELPERS}
 redis.call('DEL', KEYS[1], KEYS[2])
 if #ARGV > 1 then
-  redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+  redis.call('HSET', KEYS[2], '', '', unpack(ARGV, 2))
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
 end
 if KEYS[3] then
@@ -171,7 +183,7 @@ return 1
 export const REPLACE = script(`
 redis.call('DEL', KEYS[1])
 if #ARGV > 1 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+  redis.call('HSET', KEYS[1], '', '', unpack(ARGV, 2))
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 end
 return 1

@@ -1,12 +1,13 @@
 import { ownerOfKey, type CompareAndSetResult, type StashAdapter } from '../adapter.js'
 import { optionError, StashError, StashUnavailableError, tooLargeError } from '../errors.js'
-import { bounded, driverFor, scriptCommand, type RedisClientLike, type RedisDriver } from './redis-client.js'
+import { bounded, driverFor, isAnswer, scriptCommand, type RedisClientLike, type RedisDriver } from './redis-client.js'
 import { connectUrl } from './redis-connect.js'
 import {
   COMPARE_AND_SET,
   DELETE,
   DELETE_OWNER,
   LOAD,
+  MARKER,
   MOVE,
   NOT_A_HASH,
   OWNER_KEYS,
@@ -74,6 +75,8 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
   connecting?.catch(() => {})
   const direct = settings.client === undefined ? undefined : driverFor(settings.client)
   let closed = false
+  /** Loads take plain commands (`HMGET`, `PEXPIRE GT`) until a server turns out to lack `PEXPIRE GT` (Redis < 7). */
+  let plainLoads = true
 
   const key = (record: string): string => settings.prefix + record
   const indexOf = (owner: string): string => `${settings.prefix}{${owner}}`
@@ -110,7 +113,12 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     }
   }
   // A caller's own client is used without awaiting driver(): one promise fewer per call.
-  const script = <T = unknown>(name: RedisScript, keys: string[], args: string[], read?: (reply: unknown) => T): Promise<T> => {
+  const script = <T = unknown>(
+    name: RedisScript,
+    keys: string[],
+    args: string[],
+    read?: (reply: unknown) => T | Promise<T>,
+  ): Promise<T> => {
     const command = scriptCommand(name, keys, args)
     if (direct !== undefined && !closed) return bounded(direct, settings, command, keys[0], read, name)
     return driver().then((d) => bounded(d, settings, command, keys[0], read, name))
@@ -120,11 +128,59 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     return driver().then((d) => bounded(d, settings, args, record))
   }
 
+  const loadByScript = (record: string, fields: readonly string[], ttl: number | undefined) =>
+    script(LOAD, keys(record), [String(ttl ?? 0), ...fields], (reply) => loaded(reply, key(record)))
+
+  /**
+   * The hot path of every request, in one round trip without Lua (a script costs Redis several
+   * times what its commands do): `HMGET` of the marker and the fields, and `PEXPIRE ... GT` of the
+   * record (and its owner index), which only ever pushes an expiry out and never creates a key.
+   * Whatever these cannot settle goes to the LOAD script: no marker and no value (a missing
+   * record, or one written before the marker), a key of another type, a server without `GT`.
+   */
+  const loadByCommands = (
+    d: RedisDriver,
+    record: string,
+    fields: readonly string[],
+    ttl: number | undefined,
+  ): Promise<(string | undefined)[] | undefined> => {
+    const target = key(record)
+    const read = ['HMGET', target, MARKER, ...fields]
+    const touched = ttl !== undefined && ttl > 0 ? keys(record) : []
+    const send = (): Promise<unknown> => {
+      if (touched.length === 0) return d.command(target, read)
+      const sent = [d.command(target, read)]
+      for (const touch of touched) sent.push(d.command(target, ['PEXPIRE', touch, String(ttl! * 1000), 'GT']))
+      return Promise.all(sent)
+    }
+    const byScript = () => loadByScript(record, fields, ttl)
+    return bounded(d, settings, read, send, (reply) => {
+      const values = (touched.length === 0 ? reply : (reply as unknown[])[0]) as (string | null | undefined)[]
+      let found = values[0] !== null // the marker
+      values.shift()
+      for (let i = 0; i < values.length; i++) {
+        if (values[i] === null) values[i] = undefined
+        else found = true
+      }
+      return found ? (values as (string | undefined)[]) : byScript()
+    }).catch((err: unknown) => {
+      // Redis's own error answer: a key of another type (HMGET), or PEXPIRE without GT (Redis < 7).
+      if (!isAnswer(err) || err instanceof StashError) throw err
+      const wrongType = String((err as Error)?.message).startsWith('WRONGTYPE')
+      return byScript().then((values) => {
+        if (!wrongType) plainLoads = false // the script could do what the commands could not
+        return values
+      })
+    })
+  }
+
   return {
     kind: 'redis',
     prefix: settings.prefix,
     load(record, fields, ttl) {
-      return script(LOAD, keys(record), [String(ttl ?? 0), ...fields], (reply) => loaded(reply, key(record)))
+      if (!plainLoads) return loadByScript(record, fields, ttl)
+      if (direct !== undefined && !closed) return loadByCommands(direct, record, fields, ttl)
+      return driver().then((d) => loadByCommands(d, record, fields, ttl))
     },
     async write(record, change) {
       const set = Object.entries(change.set).flat()
@@ -154,7 +210,7 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
       const flat = (await script(READ_ALL, [key(record)], [])) as string[]
       if (flat.length === 0) return undefined
       const fields: Record<string, string> = {}
-      for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!
+      for (let i = 0; i < flat.length; i += 2) if (flat[i] !== MARKER) fields[flat[i]!] = flat[i + 1]!
       return fields
     },
     async move(from, to, fields, ttl) {

@@ -103,6 +103,26 @@ describe('redisAdapter', () => {
       await adapter.close()
     })
 
+    it('slides an expiry once per burst: the next loads within 1 % of the ttl send the HMGET alone', async () => {
+      const adapter = redisAdapter({ client: nodeRedis, prefix: 'burst:' })
+      await adapter.write('rec', { set: { a: '1' }, del: [], ttl: 30 })
+      expect(await commandsDuring(() => adapter.load('rec', ['a'], 600))).toEqual({ hmget: 1, pexpire: 1 })
+      expect(await commandsDuring(() => adapter.load('rec', ['a'], 600))).toEqual({ hmget: 1 })
+      // A longer ttl pushes the expiry further: touched at once.
+      expect(await commandsDuring(() => adapter.load('rec', ['a'], 900))).toEqual({ hmget: 1, pexpire: 1 })
+      expect(Number(await nodeRedis.sendCommand(['TTL', 'burst:rec']))).toBeGreaterThan(890)
+      // 1 % of a 1 s ttl is 10 ms: past it, the next load touches again.
+      await adapter.write('short', { set: { a: '1' }, del: [], ttl: 1 })
+      expect(await commandsDuring(() => adapter.load('short', ['a'], 1))).toEqual({ hmget: 1, pexpire: 1 })
+      await sleep(30)
+      expect(await commandsDuring(() => adapter.load('short', ['a'], 1))).toEqual({ hmget: 1, pexpire: 1 })
+      // Another process (adapter) touches on its own first load.
+      const other = redisAdapter({ client: nodeRedis, prefix: 'burst:' })
+      expect(await commandsDuring(() => other.load('rec', ['a'], 900))).toEqual({ hmget: 1, pexpire: 1 })
+      await other.close()
+      await adapter.close()
+    })
+
     it('that the commands cannot settle asks the script: a missing record, one written without the marker', async () => {
       const adapter = redisAdapter({ client: nodeRedis, prefix: 'legacy:' })
       const missing = await commandsDuring(async () => expect(await adapter.load('gone', ['a'], 60)).toBeUndefined())

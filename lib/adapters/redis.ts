@@ -1,6 +1,8 @@
+import { performance } from 'node:perf_hooks'
 import { ownerOfKey, type CompareAndSetResult, type StashAdapter } from '../adapter.js'
 import { optionError, StashError, StashUnavailableError, tooLargeError } from '../errors.js'
 import { bounded, driverFor, isAnswer, scriptCommand, type RedisClientLike, type RedisDriver } from './redis-client.js'
+import { RecentTouches } from './recent-touches.js'
 import { connectUrl } from './redis-connect.js'
 import {
   COMPARE_AND_SET,
@@ -77,6 +79,7 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
   let closed = false
   /** Loads take plain commands (`HMGET`, `PEXPIRE GT`) until a server turns out to lack `PEXPIRE GT` (Redis < 7). */
   let plainLoads = true
+  const recentTouches = new RecentTouches()
 
   const key = (record: string): string => settings.prefix + record
   const indexOf = (owner: string): string => `${settings.prefix}{${owner}}`
@@ -133,10 +136,11 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
 
   /**
    * The hot path of every request, in one round trip without Lua (a script costs Redis several
-   * times what its commands do): `HMGET` of the marker and the fields, and `PEXPIRE ... GT` of the
-   * record (and its owner index), which only ever pushes an expiry out and never creates a key.
-   * Whatever these cannot settle goes to the LOAD script: no marker and no value (a missing
-   * record, or one written before the marker), a key of another type, a server without `GT`.
+   * times what its commands do): `HMGET` of the marker and the fields and, unless this process
+   * slid the expiry moments ago ({@link RecentTouches}), `PEXPIRE ... GT` of the record (and its
+   * owner index), which only ever pushes an expiry out and never creates a key. Whatever these
+   * cannot settle goes to the LOAD script: no marker and no value (a missing record, or one
+   * written before the marker), a key of another type, a server without `GT`.
    */
   const loadByCommands = (
     d: RedisDriver,
@@ -146,11 +150,13 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
   ): Promise<(string | undefined)[] | undefined> => {
     const target = key(record)
     const read = ['HMGET', target, MARKER, ...fields]
-    const touched = ttl !== undefined && ttl > 0 ? keys(record) : []
+    const now = performance.now()
+    const ttlMs = (ttl ?? 0) * 1000
+    const touched = ttlMs > 0 && recentTouches.due(target, ttlMs, now) ? keys(record) : []
     const send = (): Promise<unknown> => {
       if (touched.length === 0) return d.command(target, read)
       const sent = [d.command(target, read)]
-      for (const touch of touched) sent.push(d.command(target, ['PEXPIRE', touch, String(ttl! * 1000), 'GT']))
+      for (const touch of touched) sent.push(d.command(target, ['PEXPIRE', touch, String(ttlMs), 'GT']))
       return Promise.all(sent)
     }
     const byScript = () => loadByScript(record, fields, ttl)
@@ -162,7 +168,9 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
         if (values[i] === null) values[i] = undefined
         else found = true
       }
-      return found ? (values as (string | undefined)[]) : byScript()
+      if (!found) return byScript()
+      if (touched.length > 0) recentTouches.touched(target, ttlMs, now)
+      return values as (string | undefined)[]
     }).catch((err: unknown) => {
       // Redis's own error answer: a key of another type (HMGET), or PEXPIRE without GT (Redis < 7).
       if (!isAnswer(err) || err instanceof StashError) throw err

@@ -55,11 +55,12 @@ runAdapterContract(jestGlobals, 'redis via URL', () => redisAdapter(server.url, 
 describe('redisAdapter', () => {
   const write = (adapter: RedisAdapter, record: string) => adapter.write(record, { set: { a: '1' }, del: [], ttl: 60 })
 
-  it('stores one hash per record under the prefix, with one field per key and the empty marker field', async () => {
+  it('stores one hash per record under the prefix, with one field per key and the marker field holding its size', async () => {
     const adapter = redisAdapter({ client: nodeRedis, prefix: 'layout:' })
     await adapter.write('rec', { set: { cart: '[1]', theme: '"dark"' }, del: [], ttl: 30 })
     expect(await nodeRedis.sendCommand(['TYPE', 'layout:rec'])).toBe('hash')
-    expect(await nodeRedis.hGetAll('layout:rec')).toEqual({ '': '', cart: '[1]', theme: '"dark"' })
+    // The marker: 'cart' + '[1]' and 'theme' + '"dark"' are 7 + 11 bytes.
+    expect(await nodeRedis.hGetAll('layout:rec')).toEqual({ '': '18', cart: '[1]', theme: '"dark"' })
     const ttl = Number(await nodeRedis.sendCommand(['TTL', 'layout:rec']))
     expect(ttl).toBeGreaterThan(28)
     expect(ttl).toBeLessThanOrEqual(30)
@@ -68,9 +69,34 @@ describe('redisAdapter', () => {
     await adapter.write('rec', { set: {}, del: ['cart', 'theme'], ttl: 30 })
     expect(await nodeRedis.exists('layout:rec')).toBe(0)
     await adapter.compareAndSet('rec', { field: 'cart', expected: undefined, next: '[2]', ttl: 30 })
-    expect(await nodeRedis.hGetAll('layout:rec')).toEqual({ '': '', cart: '[2]' })
+    expect(await nodeRedis.hGetAll('layout:rec')).toEqual({ '': '7', cart: '[2]' })
     await adapter.compareAndSet('rec', { field: 'cart', expected: '[2]', next: undefined, ttl: 30 })
     expect(await nodeRedis.exists('layout:rec')).toBe(0)
+    await adapter.close()
+  })
+
+  it('keeps the size in the marker, so a write measures only the fields it changes', async () => {
+    const adapter = redisAdapter({ client: nodeRedis, prefix: 'size:' })
+    const big = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'x'.repeat(100)]))
+    await adapter.write('rec', { set: big, del: [], ttl: 30, maxBytes: 10_000 })
+    const size = 50 * 100 + Object.keys(big).join('').length
+    expect(await nodeRedis.hGet('size:rec', '')).toBe(String(size))
+    await nodeRedis.sendCommand(['CONFIG', 'RESETSTAT'])
+    await adapter.write('rec', { set: { k0: 'y' }, del: ['k1'], ttl: 30, maxBytes: 10_000 })
+    const stats = String(await nodeRedis.sendCommand(['INFO', 'commandstats']))
+    expect(stats).not.toMatch(/cmdstat_hkeys:/)
+    expect(/cmdstat_hstrlen:calls=(\d+)/.exec(stats)?.[1]).toBe('2') // k0 and k1, not the 48 others
+    expect(await nodeRedis.hGet('size:rec', '')).toBe(String(size - 100 - 2 - 100 + 1))
+    // The kept size decides maxBytes as a full measure would.
+    await expect(
+      adapter.write('rec', { set: { k2: 'z'.repeat(5_500) }, del: [], ttl: 30, maxBytes: 10_000 }),
+    ).rejects.toMatchObject({
+      code: 'ERR_STASH_TOO_LARGE',
+    })
+    // A record written without a size (an earlier version, or by hand) is measured once.
+    await nodeRedis.sendCommand(['HSET', 'size:old', 'a', '12345', 'b', '678'])
+    await adapter.write('old', { set: { c: '9' }, del: [], ttl: 30 })
+    expect(await nodeRedis.hGet('size:old', '')).toBe(String(6 + 4 + 2))
     await adapter.close()
   })
 

@@ -11,14 +11,17 @@ function script(source: string): RedisScript {
 }
 
 /**
- * The field every record written by this version holds (an empty name and value, which no stored
- * key can take, and which counts 0 bytes towards `maxBytes`): it tells an existing record from a
- * missing one in the same `HMGET` that reads the values.
+ * The field every record written by this version holds, named with the empty string (which no
+ * stored key can take): it tells an existing record from a missing one in the same `HMGET` that
+ * reads the values, and its value is the record's size in bytes (the names and values of its
+ * other fields, what `maxBytes` limits), kept by every write so that a write measures only the
+ * fields it changes.
  */
 export const MARKER = ''
 
 // Shared Lua: push the expiry to at least `ttl` seconds from now, never shorten it (like EXPIRE
-// GT, which Redis < 7 lacks; compared in milliseconds so rounding never cuts it short), and measure a record as the bytes of its field names and values.
+// GT, which Redis < 7 lacks; compared in milliseconds so rounding never cuts it short), keep the
+// owner index, and keep the record's size in its marker.
 const HELPERS = `
 local function extend(key, ttl)
   if ttl > 0 and redis.call('PTTL', key) < ttl * 1000 then redis.call('PEXPIRE', key, ttl * 1000) end
@@ -31,16 +34,32 @@ local function index(key, ttl)
   if redis.call('EXISTS', key) == 1 then redis.call('SADD', owner, key) else redis.call('SREM', owner, key) end
   extend(owner, ttl)
 end
--- A record left with only its marker holds nothing: it goes, as an emptied hash would.
-local function drop_if_empty(key)
-  if redis.call('HLEN', key) == 1 and redis.call('HEXISTS', key, '') == 1 then redis.call('DEL', key) end
-end
-local function size_after(key, del, set)
+-- The record's size as its marker keeps it; measured field by field when the marker holds none
+-- (a record written before sizes were kept, or no record: 0).
+local function size_of(key)
+  local kept = tonumber(redis.call('HGET', key, ''))
+  if kept then return kept end
   local size = 0
   for _, field in ipairs(redis.call('HKEYS', key)) do
-    if not del[field] and not set[field] then size = size + #field + redis.call('HSTRLEN', key, field) end
+    if field ~= '' then size = size + #field + redis.call('HSTRLEN', key, field) end
   end
-  for field, value in pairs(set) do size = size + #field + #value end
+  return size
+end
+-- The bytes a field takes now (0 when absent).
+local function bytes_of(key, field)
+  if redis.call('HEXISTS', key, field) == 0 then return 0 end
+  return #field + redis.call('HSTRLEN', key, field)
+end
+-- After fields were deleted: a record with no data field left goes (as an emptied hash would),
+-- else its marker takes the new size.
+local function settle_after_delete(key, size)
+  if redis.call('HLEN', key) - redis.call('HEXISTS', key, '') == 0 then redis.call('DEL', key)
+  else redis.call('HSET', key, '', tostring(size)) end
+end
+-- The size of field/value pairs in ARGV from index \`first\` on.
+local function size_of_pairs(first)
+  local size = 0
+  for i = first, #ARGV, 2 do size = size + #ARGV[i] + #ARGV[i + 1] end
   return size
 end
 `
@@ -54,9 +73,10 @@ export const NOT_A_HASH = 'EXPRESS_STASH_NOT_A_HASH'
  * the string NOT_A_HASH (after deleting it) when the key holds another type (a plain reply rather
  * than an error, so that the adapter reads it where it reads the values).
  *
- * The hot path of every request, so it runs two commands: PTTL tells whether the record exists
- * (-2 when not) and how long it has left, and HMGET reads the fields, failing on a key of
- * another type. The expiry is pushed only when it would grow, as EXPIRE GT does on Redis 7.
+ * The load of what plain commands cannot settle (see the Redis adapter), and every load on Redis
+ * < 7: PTTL tells whether the record exists (-2 when not) and how long it has left, and HMGET
+ * reads the fields, failing on a key of another type. The expiry is pushed only when it would
+ * grow, as PEXPIRE GT does on Redis 7.
  */
 export const LOAD = script(`
 local key, ttl = KEYS[1], tonumber(ARGV[1]) * 1000
@@ -85,15 +105,14 @@ return values
 export const WRITE = script(`${HELPERS}
 local key = KEYS[1]
 local ttl, max, ndel = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local del, set, dels, sets = {}, {}, {}, {}
-for i = 4, 3 + ndel do del[ARGV[i]] = true; dels[#dels + 1] = ARGV[i] end
-for i = 4 + ndel, #ARGV, 2 do set[ARGV[i]] = ARGV[i + 1]; sets[#sets + 1] = ARGV[i]; sets[#sets + 1] = ARGV[i + 1] end
-if max > 0 then
-  local size = size_after(key, del, set)
-  if size > max then return size end
-end
+local dels, sets, changed = {}, {}, {}
+for i = 4, 3 + ndel do dels[#dels + 1] = ARGV[i]; changed[ARGV[i]] = true end
+for i = 4 + ndel, #ARGV, 2 do sets[#sets + 1] = ARGV[i]; sets[#sets + 1] = ARGV[i + 1]; changed[ARGV[i]] = true end
+local size = size_of(key) + size_of_pairs(4 + ndel)
+for field in pairs(changed) do size = size - bytes_of(key, field) end
+if max > 0 and size > max then return size end
 if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
-if #sets > 0 then redis.call('HSET', key, '', '', unpack(sets)) else drop_if_empty(key) end
+if #sets > 0 then redis.call('HSET', key, '', tostring(size), unpack(sets)) else settle_after_delete(key, size) end
 extend(key, ttl)
 index(key, ttl)
 return 0
@@ -110,15 +129,14 @@ local key, field = KEYS[1], ARGV[1]
 local current = redis.call('HGET', key, field)
 if (ARGV[2] == '1' and current ~= ARGV[3]) or (ARGV[2] ~= '1' and current ~= false) then return {0, current} end
 local ttl, max = tonumber(ARGV[6]), tonumber(ARGV[7])
+local size = size_of(key) - (current and #field + #current or 0)
 if ARGV[4] == '1' then
-  if max > 0 then
-    local size = size_after(key, {}, {[field] = ARGV[5]})
-    if size > max then return {2, size} end
-  end
-  redis.call('HSET', key, '', '', field, ARGV[5])
+  size = size + #field + #ARGV[5]
+  if max > 0 and size > max then return {2, size} end
+  redis.call('HSET', key, '', tostring(size), field, ARGV[5])
 else
   redis.call('HDEL', key, field)
-  drop_if_empty(key)
+  settle_after_delete(key, size)
 end
 extend(key, ttl)
 index(key, ttl)
@@ -168,7 +186,7 @@ return deleted
 export const MOVE = script(`${HELPERS}
 redis.call('DEL', KEYS[1], KEYS[2])
 if #ARGV > 1 then
-  redis.call('HSET', KEYS[2], '', '', unpack(ARGV, 2))
+  redis.call('HSET', KEYS[2], '', tostring(size_of_pairs(2)), unpack(ARGV, 2))
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
 end
 if KEYS[3] then
@@ -180,10 +198,10 @@ return 1
 `)
 
 /** REPLACE: KEYS[1] record; ARGV[1] ttl; ARGV[2..] field/value pairs. The single-key half of MOVE. */
-export const REPLACE = script(`
+export const REPLACE = script(`${HELPERS}
 redis.call('DEL', KEYS[1])
 if #ARGV > 1 then
-  redis.call('HSET', KEYS[1], '', '', unpack(ARGV, 2))
+  redis.call('HSET', KEYS[1], '', tostring(size_of_pairs(2)), unpack(ARGV, 2))
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 end
 return 1

@@ -7,9 +7,10 @@
  * Starts one bench/server.ts process per scenario (default: bare, stash-memory, raw-get,
  * stash-redis), pinned to core 0, plus its own redis-server, and pins itself (the load
  * generator) to core 1. Each round sends BENCH_CPU_REQUESTS requests (10,000) with 10
- * connections and one client cookie to each server in turn, and reads the server's CPU time
- * (user + system, from /proc/<pid>/stat) before and after. Prints the median microseconds of
- * CPU per request over BENCH_ROUNDS rounds (7), and its ratio to the first scenario's.
+ * connections and one client cookie to each server in turn, and reads the CPU time (user +
+ * system, from /proc/<pid>/stat) of the server and of redis-server before and after. Prints the
+ * median microseconds of server CPU per request over BENCH_ROUNDS rounds (7), its ratio to the
+ * first scenario's, and the median microseconds of Redis CPU per request.
  * Linux only (/proc, taskset).
  */
 import { spawnSync } from 'node:child_process'
@@ -52,10 +53,20 @@ async function main(): Promise<void> {
         support.SERVER_CORE,
         process.execPath,
         ['--import', 'tsx', join(__dirname, 'server.ts'), scenario, String(port), redis.url],
-        { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production', BENCH_STASH_MODULE: stash.module } },
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, NODE_ENV: 'production', BENCH_STASH_MODULE: stash.module },
+        },
       )
       const base = `http://127.0.0.1:${port}`
-      servers.push({ scenario, child, url: `${base}/${route}`, cookie: undefined as string | undefined, samples: [] as number[] })
+      servers.push({
+        scenario,
+        child,
+        url: `${base}/${route}`,
+        cookie: undefined as string | undefined,
+        samples: [] as number[],
+        redisSamples: [] as number[],
+      })
       await support.waitForOutput(child, 'listening')
       servers[servers.length - 1]!.cookie = (await support.obtainCookies(base, 1))[0] // none for bare Express
     }
@@ -63,17 +74,25 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const server of servers) {
         const before = support.processTicks(server.child.pid!)
+        const redisBefore = support.processTicks(redis.pid)
         await send(server.url, server.cookie, REQUESTS)
-        const ticks = support.processTicks(server.child.pid!) - before
-        server.samples.push((ticks / support.CLOCK_TICKS / REQUESTS) * 1e6)
+        const perRequest = (ticks: number): number => (ticks / support.CLOCK_TICKS / REQUESTS) * 1e6
+        server.samples.push(perRequest(support.processTicks(server.child.pid!) - before))
+        server.redisSamples.push(perRequest(support.processTicks(redis.pid) - redisBefore))
       }
     }
-    console.log(`Server CPU per request, GET /${route}, one client, ${ROUNDS} rounds of ${REQUESTS} requests (${stash.source}):\n`)
-    console.log('| scenario | µs per request (median) | × the first row | rounds |\n|---|--:|--:|---|')
+    console.log(
+      `Server CPU per request, GET /${route}, one client, ${ROUNDS} rounds of ${REQUESTS} requests (${stash.source}):\n`,
+    )
+    console.log('| scenario | µs per request (median) | × the first row | rounds | Redis µs per request (median) |')
+    console.log('|---|--:|--:|---|--:|')
     const first = median(servers[0]!.samples)
-    for (const { scenario, samples } of servers) {
+    for (const { scenario, samples, redisSamples } of servers) {
       const mid = median(samples)
-      console.log(`| ${scenario} | ${mid.toFixed(1)} | ${(mid / first).toFixed(2)}× | ${samples.map((x) => x.toFixed(0)).join(', ')} |`)
+      const rounds = samples.map((x) => x.toFixed(0)).join(', ')
+      console.log(
+        `| ${scenario} | ${mid.toFixed(1)} | ${(mid / first).toFixed(2)}× | ${rounds} | ${median(redisSamples).toFixed(1)} |`,
+      )
     }
   } finally {
     for (const server of servers) await support.stop(server.child)

@@ -173,17 +173,16 @@ export function scriptCommand(script: RedisScript, keys: string[], args: string[
  * offline queue and could run long after the request gave up). At most `maxPending` calls are in
  * flight: a stalled server makes the next ones fail at once instead of queueing without end.
  *
- * The reply goes through `read` (whose throw fails the call, and whose promise the call
- * follows). With `script`, a server that does not know the script (restart, `SCRIPT FLUSH`) gets
- * it whole with `EVAL`. A call to a connected client adds one promise and one timer to the
- * command, nothing more.
+ * The reply goes through `read` (whose throw fails the call). With `script`, a server that does
+ * not know the script (restart, `SCRIPT FLUSH`) gets it whole with `EVAL`. A call to a connected
+ * client adds one promise and one timer to the command, nothing more.
  */
 export function bounded<T = unknown>(
   driver: RedisDriver,
   { timeout, maxPending }: { timeout: number; maxPending: number },
   command: string[],
   target: CommandTarget,
-  read?: (reply: unknown) => T | Promise<T>,
+  read?: (reply: unknown) => T,
   script?: RedisScript,
 ): Promise<T> {
   if ((driver.pending ?? 0) >= maxPending) {
@@ -203,7 +202,7 @@ interface BoundedCall<T> {
   readonly timeout: number
   readonly command: string[]
   readonly target: CommandTarget
-  readonly read: ((reply: unknown) => T | Promise<T>) | undefined
+  readonly read: ((reply: unknown) => T) | undefined
   readonly script: RedisScript | undefined
 }
 

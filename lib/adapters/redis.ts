@@ -116,12 +116,7 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     }
   }
   // A caller's own client is used without awaiting driver(): one promise fewer per call.
-  const script = <T = unknown>(
-    name: RedisScript,
-    keys: string[],
-    args: string[],
-    read?: (reply: unknown) => T | Promise<T>,
-  ): Promise<T> => {
+  const script = <T = unknown>(name: RedisScript, keys: string[], args: string[], read?: (reply: unknown) => T): Promise<T> => {
     const command = scriptCommand(name, keys, args)
     if (direct !== undefined && !closed) return bounded(direct, settings, command, keys[0], read, name)
     return driver().then((d) => bounded(d, settings, command, keys[0], read, name))
@@ -160,26 +155,26 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
       return Promise.all(sent)
     }
     const byScript = () => loadByScript(record, fields, ttl)
-    return bounded(d, settings, read, send, (reply) => {
-      const values = (touched.length === 0 ? reply : (reply as unknown[])[0]) as (string | null | undefined)[]
-      let found = values[0] !== null // the marker
-      values.shift()
-      for (let i = 0; i < values.length; i++) {
-        if (values[i] === null) values[i] = undefined
-        else found = true
-      }
-      if (!found) return byScript()
+    // The values, or undefined when neither the marker nor any value came back: the script decides.
+    const valuesOf = (reply: unknown): (string | undefined)[] | undefined => {
+      const values = (touched.length === 0 ? reply : (reply as unknown[])[0]) as (string | null)[]
+      const marker = values.shift()
+      if (!withoutNulls(values) && marker === null) return undefined
       if (touched.length > 0) recentTouches.touched(target, ttlMs, now)
       return values as (string | undefined)[]
-    }).catch((err: unknown) => {
-      // Redis's own error answer: a key of another type (HMGET), or PEXPIRE without GT (Redis < 7).
-      if (!isAnswer(err) || err instanceof StashError) throw err
-      const wrongType = String((err as Error)?.message).startsWith('WRONGTYPE')
-      return byScript().then((values) => {
-        if (!wrongType) plainLoads = false // the script could do what the commands could not
-        return values
-      })
-    })
+    }
+    return bounded(d, settings, read, send, valuesOf).then(
+      (values) => values ?? byScript(),
+      (err: unknown) => {
+        // Redis's own error answer: a key of another type (HMGET), or PEXPIRE without GT (Redis < 7).
+        if (!isAnswer(err) || err instanceof StashError) throw err
+        const wrongType = String((err as Error)?.message).startsWith('WRONGTYPE')
+        return byScript().then((values) => {
+          if (!wrongType) plainLoads = false // the script could do what the commands could not
+          return values
+        })
+      },
+    )
   }
 
   return {
@@ -276,9 +271,19 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
 function loaded(reply: unknown, key: string): (string | undefined)[] | undefined {
   if (reply === null || reply === undefined) return undefined
   if (reply === NOT_A_HASH) throw new StashError('ERR_STASH_CORRUPT', `the record under ${key} was not a hash; it was deleted`)
-  const values = reply as (string | null | undefined)[]
-  for (let i = 0; i < values.length; i++) if (values[i] === null) values[i] = undefined
+  const values = reply as (string | null)[]
+  withoutNulls(values)
   return values as (string | undefined)[]
+}
+
+/** Turns the nils of an `HMGET` reply into `undefined`, in place; whether any value was there. */
+function withoutNulls(values: (string | null | undefined)[]): boolean {
+  let any = false
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] === null) values[i] = undefined
+    else any = true
+  }
+  return any
 }
 
 interface ResolvedRedisOptions {

@@ -5,10 +5,15 @@
  *
  *   npm run example:cluster                   # http://localhost:3000, 4 workers
  *   curl -c jar -b jar -H 'connection: close' localhost:3000/count   # again and again
+ *
+ * SIGTERM or SIGINT to the primary (or Ctrl-C, which reaches every process) shuts the workers
+ * down gracefully, and then the primary: every process exits by itself, with code 0.
  */
 import cluster from 'node:cluster'
+import { createServer } from 'node:http'
 import express from 'express'
 import { clusterPrimary, createStash, memoryAdapter } from 'express-stash'
+import { forceExitAfter, listenAddress, shutDownOnSignals, SHUTDOWN_FORCE_MS, type ExampleApp } from './serve'
 
 declare module 'express-stash' {
   interface StashData {
@@ -16,38 +21,75 @@ declare module 'express-stash' {
   }
 }
 
-const port = Number(process.env.PORT ?? 3000)
 const WORKERS = 4
 
-if (cluster.isPrimary) {
-  clusterPrimary() // relays the workers' recovery messages
-  for (let i = 0; i < WORKERS; i++) cluster.fork()
-  console.log(`express-stash cluster example: ${WORKERS} workers on http://localhost:${port} (memory, cross-node recovery)`)
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.kill(signal)
-    })
-  }
-} else {
+/** Builds a worker's app: `GET /count` counts, and answers which worker did. */
+export function createApp(secret?: string): ExampleApp & { app: express.Express } {
   const stash = createStash({
     adapter: memoryAdapter({ peers: 'cluster' }),
-    secret: process.env.STASH_SECRET ?? 'example secret: set STASH_SECRET in production',
+    secret: secret ?? process.env.STASH_SECRET ?? 'example secret: set STASH_SECRET in production',
     storedKeys: ['count'],
     ttl: 300,
   })
-
   const app = express()
   app.use(stash)
   app.get('/count', (req, res) => {
     req.stash.count = (req.stash.count ?? 0) + 1
-    res.json({ count: req.stash.count })
+    res.json({ count: req.stash.count, worker: cluster.worker?.id })
   })
+  return { app, stash }
+}
 
-  const server = app.listen(port)
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      server.close()
-      void stash.close()
+/**
+ * The primary: forks the workers, relays their recovery messages, prints the URL once all of
+ * them listen, and passes SIGTERM / SIGINT on to them. Once the last worker has exited the relay
+ * is closed and nothing keeps the primary alive; it exits with code 1 if a worker did.
+ */
+function primary(): void {
+  const relay = clusterPrimary()
+  const { host } = listenAddress()
+  const alive = new Set<number>()
+  let listening = 0
+  cluster.on('listening', (_worker, address) => {
+    if (++listening !== WORKERS) return
+    const url = `http://${host ?? 'localhost'}:${address.port}`
+    console.log(`express-stash cluster example listening on ${url} (${WORKERS} workers, memory, cross-node recovery)`)
+  })
+  cluster.on('exit', (worker, code, signal) => {
+    alive.delete(worker.id)
+    if (code !== 0) {
+      console.error(`express-stash cluster example: worker ${worker.id} exited with ${signal ?? `code ${code}`}`)
+      process.exitCode = 1
+    }
+    if (alive.size === 0) relay.close()
+  })
+  for (let i = 0; i < WORKERS; i++) alive.add(cluster.fork().id)
+
+  let stopping = false
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return
+    stopping = true
+    console.log(`express-stash cluster example: ${signal}, stopping ${alive.size} workers`)
+    // A worker that Ctrl-C already reached ignores the second signal.
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal)
+    // After the workers' own last resort: what is still alive then is killed.
+    forceExitAfter(SHUTDOWN_FORCE_MS + 500, () => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL')
     })
   }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+/** A worker: serves the app on the shared port; at shutdown it leaves the cluster (its IPC channel would keep it alive). */
+function worker(): void {
+  const { port, host } = listenAddress()
+  const example = createApp()
+  const server = createServer(example.app).listen({ port, host })
+  shutDownOnSignals(server, example, () => cluster.worker?.disconnect())
+}
+
+if (require.main === module) {
+  if (cluster.isPrimary) primary()
+  else worker()
 }

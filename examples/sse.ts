@@ -50,6 +50,7 @@ export function createApp(options: SseOptions = {}): ExampleApp & { app: express
   })
   const app = express()
   app.use(stash)
+  const streams = new Set<express.Response>()
 
   app.get('/', (req, res) => {
     req.stash.visits = (req.stash.visits ?? 0) + 1
@@ -70,10 +71,16 @@ export function createApp(options: SseOptions = {}): ExampleApp & { app: express
     }
     send()
     const timer = setInterval(send, tickInterval)
-    res.once('close', () => clearInterval(timer))
+    streams.add(res)
+    res.once('close', () => {
+      clearInterval(timer)
+      streams.delete(res)
+    })
   })
 
-  return { app, stash }
+  // At shutdown: the streams end (the page's EventSource then says "reconnecting").
+  const endStreams = (): void => streams.forEach((res) => res.end())
+  return { app, stash, endStreams }
 }
 
 function page(visits: number, ttl: number): string {

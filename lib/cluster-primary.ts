@@ -4,7 +4,12 @@ import { optionError } from './errors.js'
 
 /** What {@link clusterPrimary} returns. */
 export interface ClusterPrimary {
-  /** Stops relaying (the workers' recoveries then find no peers). */
+  /**
+   * Stops relaying (the workers' recoveries then find no peers) and removes its listeners from
+   * `cluster`. The relay holds no timer or handle: it never keeps the primary alive, so once the
+   * workers have exited the primary can exit by itself (call `close()` then, e.g. on the last
+   * `'exit'` of a shutdown).
+   */
   close(): void
 }
 
@@ -16,8 +21,9 @@ export interface ClusterPrimary {
  *
  * @example
  * if (cluster.isPrimary) {
- *   clusterPrimary()
+ *   const relay = clusterPrimary()
  *   for (let i = 0; i < 4; i++) cluster.fork()
+ *   cluster.on('exit', () => Object.keys(cluster.workers ?? {}).length === 0 && relay.close())
  * } else {
  *   createStash({ secret, adapter: memoryAdapter({ peers: 'cluster' }) })
  * }
@@ -59,6 +65,7 @@ export function clusterPrimary(): ClusterPrimary {
     close() {
       cluster.off('message', onMessage)
       cluster.off('exit', onExit)
+      hints.clear()
     },
   }
 }

@@ -1,8 +1,10 @@
 /**
- * An example app of examples/ running in a child process (`node --import tsx`), listening on
- * loopback: it can be killed and started again on the same port, as a deploy would.
+ * An example app of examples/ running in a child process (`node --import tsx`, or the `tsx`
+ * wrapper that relays signals to a node child), listening on loopback: it can be killed and
+ * started again on the same port, as a deploy would, or sent signals as a process manager would.
  */
 import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { trackChild } from './redis-process.js'
 
@@ -11,6 +13,7 @@ const START_TIMEOUT_MS = 20_000
 
 /** A running example process. */
 export interface ExampleProcess {
+  /** The spawned process: the app itself, or with `via: 'tsx'` the wrapper. */
   readonly pid: number
   readonly port: number
   /** `http://127.0.0.1:<port>` */
@@ -19,19 +22,63 @@ export interface ExampleProcess {
   kill(): Promise<void>
 }
 
+/** How {@link launchExample} starts an example. */
+export interface LaunchOptions {
+  /** Added to this process's environment. */
+  env?: Record<string, string>
+  /** @default 0 (any free port) */
+  port?: number
+  /**
+   * `'node'`: `node --import tsx examples/<file>`, the app is the spawned process; `'tsx'`:
+   * `node_modules/.bin/tsx examples/<file>`, a wrapper relaying signals to the app, its child;
+   * `'npm'`: `npm run example[:<name>]`, as the README starts it (npm, then tsx, then the app).
+   * @default 'node'
+   */
+  via?: 'node' | 'tsx' | 'npm'
+  /** Its own process group (`process.kill(-pid, signal)` then reaches every process, as Ctrl-C does). @default false */
+  detached?: boolean
+  /** `express-stash` is lib/ (examples/tsconfig.json's `paths`), not the built dist/. @default false */
+  sources?: boolean
+}
+
+/** An example started by {@link launchExample}. */
+export interface LaunchedExample extends ExampleProcess {
+  /** Resolves with how the spawned process ended. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** What it printed so far (stdout and stderr, the last 8000 characters). */
+  output(): string
+}
+
 /**
  * Starts `examples/<file>` with `env` added to this process's environment, on `port` (0: any
  * free one), and resolves once it prints its "listening on" line.
  */
 export async function startExample(file: string, env: Record<string, string> = {}, port = 0): Promise<ExampleProcess> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port) }
+  return launchExample(file, { env, port })
+}
+
+/** Starts `examples/<file>` as `options` say, and resolves once it prints its "listening on" line. */
+export async function launchExample(file: string, options: LaunchOptions = {}): Promise<LaunchedExample> {
+  const env = options.env ?? {}
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(options.port ?? 0) }
   if (env.REDIS_URL === undefined) delete childEnv.REDIS_URL
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join('examples', file)], {
+  if (options.sources) childEnv.TSX_TSCONFIG_PATH = path.join(ROOT, 'examples', 'tsconfig.json')
+  const script = path.join('examples', file)
+  const npmScript = file === 'app.ts' ? 'example' : `example:${path.basename(file, '.ts')}`
+  const [command, args] =
+    options.via === 'tsx'
+      ? [path.join(ROOT, 'node_modules', '.bin', 'tsx'), [script]]
+      : options.via === 'npm'
+        ? ['npm', ['run', '--silent', npmScript]]
+        : [process.execPath, ['--import', 'tsx', script]]
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   })
-  const exited = trackChild(child)
+  const tracked = trackChild(child)
+  const exited = tracked.then(() => ({ code: child.exitCode, signal: child.signalCode }))
   let output = ''
   const collect = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-8000))
   child.stderr!.on('data', collect)
@@ -42,13 +89,13 @@ export async function startExample(file: string, env: Record<string, string> = {
     )
     child.stdout!.on('data', (chunk: Buffer) => {
       collect(chunk)
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)
+      const match = /listening on http:\/\/(?:127\.0\.0\.1|localhost):(\d+)/.exec(output)
       if (match) {
         clearTimeout(timer)
         resolve(Number(match[1]))
       }
     })
-    void exited.then(() => {
+    void tracked.then(() => {
       clearTimeout(timer)
       reject(new Error(`${file} exited (code ${child.exitCode}, signal ${child.signalCode}) before listening:\n${output}`))
     })
@@ -57,9 +104,46 @@ export async function startExample(file: string, env: Record<string, string> = {
     pid: child.pid!,
     port: bound,
     url: `http://127.0.0.1:${bound}`,
+    exited,
+    output: () => output,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
+      await tracked
     },
+  }
+}
+
+/** The child processes of `pid` (from /proc, Linux). */
+export function childPids(pid: number): number[] {
+  let tasks: string[]
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return []
+  }
+  return tasks.flatMap((task) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
+    } catch {
+      return []
+    }
+  })
+}
+
+/** The command line of `pid`, or `undefined` once it is gone. */
+export function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `pid` is running (a zombie, exited but not yet reaped, is not). */
+export function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
   }
 }

@@ -23,11 +23,13 @@ export interface PeerLink {
   start(keys: PeerKeys, hint: string, answer: (request: string) => string | undefined): void
   /** The other nodes known now. */
   peers(): readonly Peer[]
+  /** Stops serving and asking: nothing of the link may keep the process alive afterwards. */
   close(): void
 }
 
 /** The memory adapter's {@link StashRecovery}, plus `close()`. */
 export interface PeerRecovery extends StashRecovery {
+  /** Closes the link; searches still running end with "not found", later ones find nothing. */
   close(): void
 }
 
@@ -42,8 +44,10 @@ export function createPeerRecovery(table: MemoryTable, link: PeerLink, timeout: 
   let hint: string | undefined
   const nonces = new NonceCache()
   const searches = new Map<string, Promise<boolean>>()
+  let closed = false
 
   const answer = (text: string): string | undefined => {
+    if (closed) return undefined
     const request = openRequest(keys!, text, hint!, nonces)
     return request === undefined ? undefined : sealReply(keys!, request, handOver(table, request.key, Date.now()))
   }
@@ -52,7 +56,7 @@ export function createPeerRecovery(table: MemoryTable, link: PeerLink, timeout: 
     const { text, nonce } = sealRequest(keys!, peer.hint, key)
     const reply = await peer.ask(text, timeout + REPLY_GRACE_MS)
     const moved = reply === undefined ? undefined : openReply(keys!, nonce, reply)
-    if (moved === undefined || moved === null) return false
+    if (moved === undefined || moved === null || closed) return false
     receive(table, key, moved, Date.now())
     return true
   }
@@ -84,8 +88,9 @@ export function createPeerRecovery(table: MemoryTable, link: PeerLink, timeout: 
         others.forEach(askOne)
         if (asking === 0) finish(false)
       }
-      const deadline = setTimeout(() => finish(false), timeout)
-      const hedge = hinted === undefined ? undefined : setTimeout(askOthers, timeout / 2)
+      // The request waiting for this search keeps the process alive, never these timers.
+      const deadline = setTimeout(() => finish(false), timeout).unref()
+      const hedge = hinted === undefined ? undefined : setTimeout(askOthers, timeout / 2).unref()
       if (hinted === undefined) askOthers()
       else askOne(hinted)
     })
@@ -108,7 +113,7 @@ export function createPeerRecovery(table: MemoryTable, link: PeerLink, timeout: 
       link.start(keys, hint, answer)
     },
     recover(key, cookieHint) {
-      if (keys === undefined) return Promise.resolve(false)
+      if (keys === undefined || closed) return Promise.resolve(false)
       let running = searches.get(key)
       if (running === undefined) {
         running = search(key, cookieHint).finally(() => searches.delete(key))
@@ -117,6 +122,7 @@ export function createPeerRecovery(table: MemoryTable, link: PeerLink, timeout: 
       return running
     },
     close() {
+      closed = true
       link.close()
     },
   }

@@ -34,7 +34,9 @@ export function isClusterMessage(message: unknown): message is ClusterMessage {
 /**
  * The link between workers of `node:cluster`: requests travel worker → primary → worker over
  * the IPC channels, relayed by {@link clusterPrimary} in the primary. Each worker announces its
- * hint; the primary tells every worker who the others are.
+ * hint; the primary tells every worker who the others are. `close()` leaves nothing behind that
+ * keeps the worker alive: its `'message'` listener (which holds the IPC channel open) is removed,
+ * waiting asks are answered "nothing" with their timers cleared, and later asks answer at once.
  */
 export function clusterLink(): PeerLink {
   const worker = cluster.worker
@@ -48,17 +50,20 @@ export function clusterLink(): PeerLink {
   let answer: ((request: string) => string | undefined) | undefined
   let peers: readonly Peer[] = []
   let nextId = 0
+  let closed = false
   const pending = new Map<number, (reply: string | undefined) => void>()
 
   const ask = (to: number, body: string, giveUpAfter: number) =>
     new Promise<string | undefined>((resolve) => {
+      if (closed) return resolve(undefined)
       const id = nextId++
       const done = (reply: string | undefined) => {
         clearTimeout(timer)
         pending.delete(id)
         resolve(reply)
       }
-      const timer = setTimeout(() => done(undefined), giveUpAfter)
+      // A late reply is worth waiting for only while something else keeps the worker running.
+      const timer = setTimeout(() => done(undefined), giveUpAfter).unref()
       pending.set(id, done)
       send({ tag: MESSAGE_TAG, type: 'relay', to, id, body }, () => done(undefined))
     })
@@ -80,12 +85,14 @@ export function clusterLink(): PeerLink {
   return {
     name: `cluster worker ${randomBytes(16).toString('base64url')}`,
     start(_keys, hint, answerRequest) {
+      if (closed) return
       answer = answerRequest
       process.on('message', onMessage)
       send({ tag: MESSAGE_TAG, type: 'hello', hint })
     },
     peers: () => peers,
     close() {
+      closed = true
       answer = undefined
       peers = []
       process.off('message', onMessage)

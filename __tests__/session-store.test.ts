@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto'
 import express from 'express'
-import session, { Store } from 'express-session'
+import { Store } from 'express-session'
 import Redis from 'ioredis'
 import request from 'supertest'
 import { createStash, memoryAdapter, redisAdapter, StashUnavailableError, type StashAdapter } from '../lib/index.js'
 import { StashSessionStore } from '../lib/session-store.js'
 import { sessionRecordKey } from '../lib/session-store-keys.js'
 import { failingAdapter } from './support/adapters.js'
-import { cookiePair } from './support/http.js'
 import { useRedis } from './support/redis-client.js'
 import { startRedis } from './support/redis-server.js'
+import { runSessionExpiry } from './session-store/expiry-suite.js'
+import type { SessionStoreTarget } from './session-store/helpers.js'
+import { runSessionHttp } from './session-store/http-suite.js'
 import { runSessionLifecycle } from './session-store/lifecycle-suite.js'
 
 let ioredis: Redis
@@ -21,24 +23,38 @@ beforeAll(() => {
 const nodeRedis = () => redis().client
 
 const prefix = () => `sessions:${randomBytes(6).toString('base64url')}:`
+const recordKey = (adapter: StashAdapter, sid: string) => (adapter as { prefix?: string }).prefix + sessionRecordKey(sid)
 const remainingTtl = async (adapter: StashAdapter, sid: string) =>
-  Number(await nodeRedis().sendCommand(['TTL', (adapter as { prefix?: string }).prefix + sessionRecordKey(sid)]))
+  Number(await nodeRedis().sendCommand(['TTL', recordKey(adapter, sid)]))
+const remainingMs = async (adapter: StashAdapter, sid: string) =>
+  Number(await nodeRedis().sendCommand(['PTTL', recordKey(adapter, sid)]))
 const scanCalls = async () => {
   const stats = String(await nodeRedis().sendCommand(['INFO', 'commandstats']))
   return Number(/cmdstat_scan:calls=(\d+)/.exec(stats)?.[1] ?? 0)
 }
 
-runSessionLifecycle('memory', { adapter: () => memoryAdapter() })
-runSessionLifecycle('redis via node-redis (scanCount 10)', {
-  adapter: () => redisAdapter({ client: nodeRedis(), prefix: prefix(), scanCount: 10 }),
-  remainingTtl,
-  scanCalls,
-})
-runSessionLifecycle('redis via ioredis (scanCount 10)', {
-  adapter: () => redisAdapter({ client: ioredis, prefix: prefix(), scanCount: 10 }),
-  remainingTtl,
-  scanCalls,
-})
+const targets: [string, SessionStoreTarget][] = [
+  ['memory', { adapter: () => memoryAdapter() }],
+  [
+    'redis via node-redis (scanCount 10)',
+    {
+      adapter: () => redisAdapter({ client: nodeRedis(), prefix: prefix(), scanCount: 10 }),
+      remainingTtl,
+      remainingMs,
+      scanCalls,
+    },
+  ],
+  [
+    'redis via ioredis (scanCount 10)',
+    { adapter: () => redisAdapter({ client: ioredis, prefix: prefix(), scanCount: 10 }), remainingTtl, remainingMs, scanCalls },
+  ],
+]
+for (const [name, target] of targets) {
+  runSessionLifecycle(name, target)
+  runSessionExpiry(name, target)
+}
+runSessionHttp('memory', targets[0]![1])
+runSessionHttp('redis', targets[1]![1])
 
 describe('StashSessionStore', () => {
   test('is an express-session Store: createSession, regenerate and load come from Store.prototype', async () => {
@@ -100,6 +116,35 @@ describe('StashSessionStore', () => {
     await adapter.close()
   })
 
+  test('with no adapter the store makes a memoryAdapter() of its own, and close() closes it', async () => {
+    const store = new StashSessionStore()
+    expect(store.adapter.kind).toBe('memory')
+    await store.set('a', { n: 1 } as never)
+    expect(await store.get('a')).toEqual({ n: 1 })
+    const closed = await new Promise((resolve) => store.close((err) => resolve(err)))
+    expect(closed).toBeNull()
+    await expect(store.get('a')).rejects.toMatchObject({ code: 'ERR_STASH_CLOSED' })
+    await expect(store.close()).resolves.toBeUndefined() // twice is fine
+  })
+
+  test('close() leaves a given adapter open: it may be shared with a stash, whose close() ends it', async () => {
+    const adapter = memoryAdapter()
+    const stash = createStash({ secret: 's', adapter, storedKeys: ['n'] })
+    const store = new StashSessionStore({ adapter })
+    await store.set('a', { n: 1 } as never)
+    await store.close()
+    expect(await store.get('a')).toEqual({ n: 1 })
+    expect(await new StashSessionStore({ adapter }).length()).toBe(1)
+    await stash.close()
+    await expect(store.get('a')).rejects.toMatchObject({ code: 'ERR_STASH_CLOSED' })
+  })
+
+  test('a serializer that returns no string fails set() with ERR_STASH_SERIALIZE', async () => {
+    const store = new StashSessionStore({ serializer: { parse: JSON.parse, stringify: () => undefined as never } })
+    await expect(store.set('u', { n: 1 } as never)).rejects.toMatchObject({ code: 'ERR_STASH_SERIALIZE' })
+    expect(await store.length()).toBe(0)
+  })
+
   test('a session that cannot be serialized fails with ERR_STASH_SERIALIZE and writes nothing', async () => {
     const store = new StashSessionStore({ adapter: memoryAdapter() })
     const circular: Record<string, unknown> = {}
@@ -150,9 +195,11 @@ describe('StashSessionStore', () => {
   })
 
   test.each([
-    [undefined, /`StashSessionStore options` must be an object/],
-    [{}, /`StashSessionStore.adapter` must be an express-stash adapter/],
+    [null, /`StashSessionStore options` must be an object/],
+    ['redis://localhost', /`StashSessionStore options` must be an object/],
+    [{ adapter: null }, /`StashSessionStore.adapter` must be an express-stash adapter/],
     [{ adapter: {} }, /`StashSessionStore.adapter`/],
+    [{ adapter: { ...memoryAdapter(), compareAndSet: undefined } }, /`StashSessionStore.adapter`/],
     [{ adapter: memoryAdapter(), ttl: 0 }, /`StashSessionStore.ttl` must be a positive integer/],
     [{ adapter: memoryAdapter(), ttl: '1d' }, /`StashSessionStore.ttl`/],
     [{ adapter: memoryAdapter(), disableTouch: 'yes' }, /`StashSessionStore.disableTouch` must be a boolean/],
@@ -161,43 +208,5 @@ describe('StashSessionStore', () => {
   ])('refuses %p with a TypeError naming the option', (options, message) => {
     expect(() => new StashSessionStore(options as never)).toThrow(TypeError)
     expect(() => new StashSessionStore(options as never)).toThrow(message)
-  })
-})
-
-describe.each([
-  ['memory', () => memoryAdapter()],
-  ['redis', () => redisAdapter({ client: nodeRedis(), prefix: prefix() })],
-])('express + express-session + StashSessionStore on %s', (_name, adapter) => {
-  test('the session persists across requests and ends with destroy()', async () => {
-    const store = new StashSessionStore({ adapter: adapter() })
-    const app = express()
-    app.use(session({ secret: 'keyboard cat', store, resave: false, saveUninitialized: false, cookie: { maxAge: 60_000 } }))
-    // express-session derives originalMaxAge from Date.now() when it builds the cookie, so it
-    // may read 59 999: the store must hand back exactly what the session held.
-    const originalMaxAges: Array<number | null | undefined> = []
-    app.get('/count', (req, res) => {
-      const s = req.session as typeof req.session & { count?: number }
-      s.count = (s.count ?? 0) + 1
-      originalMaxAges.push(req.session.cookie.originalMaxAge)
-      res.json(s.count)
-    })
-    app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.end())))
-
-    const first = await request(app).get('/count').expect(200, '1')
-    const cookie = cookiePair(first, 'connect.sid')
-    await request(app).get('/count').set('Cookie', cookie).expect(200, '2')
-    await request(app).get('/count').set('Cookie', cookie).expect(200, '3')
-    const [stored] = await store.all()
-    expect(originalMaxAges[0]).toBeGreaterThan(59_000)
-    expect(originalMaxAges[0]).toBeLessThanOrEqual(60_000)
-    expect(new Set(originalMaxAges).size).toBe(1)
-    expect(stored).toMatchObject({ count: 3, cookie: { originalMaxAge: originalMaxAges[0] } })
-    expect(await store.length()).toBe(1)
-
-    await request(app).post('/logout').set('Cookie', cookie).expect(200)
-    expect(await store.length()).toBe(0)
-    await request(app).get('/count').set('Cookie', cookie).expect(200, '1')
-    await store.clear()
-    await store.adapter.close()
   })
 })

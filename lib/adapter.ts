@@ -13,6 +13,8 @@ import type { StashRecovery } from './recovery.js'
  *
  * Expiry never shrinks: "set the ttl" always means "expire no earlier than `ttl` seconds from now"
  * (Redis `EXPIRE ... GT`), so a route with a long ttl is not cut short by a route with a short one.
+ * The one exception is a write or compare-and-set with `exact` ({@link RecordChange.exact}), which
+ * sets the expiry to exactly `ttl` from now (the session store's records follow their cookie).
  *
  * A new adapter is one object implementing these methods; run the shared contract suite against it.
  */
@@ -58,8 +60,15 @@ export interface StashAdapter {
   /** Deletes one record. Deleting a missing record is not an error. */
   delete(key: string): Promise<void>
 
-  /** Releases what the adapter opened (timers, clients it created). Safe to call twice. */
+  /** Releases what the adapter opened (timers, clients it created). Resolves, never rejects; safe to call twice. */
   close(): Promise<void>
+
+  /**
+   * Resolves once the adapter can serve (connected, authenticated, answering), within `timeout`
+   * milliseconds; rejects with an error that names the reason it cannot (`stash.ready()`).
+   * Adapters that are always ready leave it out.
+   */
+  ready?(timeout: number): Promise<void>
 
   /** Admin: every live record key, in batches (never blocking the store, e.g. SCAN). */
   keys?(): AsyncIterable<string[]>
@@ -95,6 +104,13 @@ export interface RecordChange {
   readonly ttl: number
   /** Largest size the whole record may reach; absent means no limit. */
   readonly maxBytes?: number
+  /**
+   * Set the expiry to exactly `ttl` seconds from now, shortening it if needed, instead of only
+   * ever extending it (see {@link RecordChange.ttl}). `StashSessionStore` sets it, so a session
+   * follows its cookie; an adapter that ignores it still works there (the store checks the
+   * cookie's expiry itself), its records merely outlive shortened sessions. @default false
+   */
+  readonly exact?: boolean
 }
 
 /** A compare-and-set of one field, for {@link StashAdapter.compareAndSet}. */
@@ -108,6 +124,8 @@ export interface FieldSwap {
   readonly ttl: number
   /** Largest size the whole record may reach. */
   readonly maxBytes?: number
+  /** When the swap happens, set the expiry to exactly `ttl` from now, as {@link RecordChange.exact}. @default false */
+  readonly exact?: boolean
 }
 
 /** The outcome of {@link StashAdapter.compareAndSet}. */

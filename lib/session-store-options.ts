@@ -4,43 +4,63 @@ import { optionError } from './errors.js'
 
 /** Turns sessions into strings and back, like `JSON` (connect-redis's `serializer`). */
 export interface SessionSerializer {
-  parse(text: string): unknown
+  /** A stored string back to the session; may return a promise of it, as connect-redis allows. */
+  parse(text: string): unknown | Promise<unknown>
+  /** The session to the string that is stored. */
   stringify(session: SessionData): string
 }
 
 /** Options of `new StashSessionStore(options)`. */
 export interface StashSessionStoreOptions {
-  /** Where sessions live: any express-stash adapter (`memoryAdapter()`, `redisAdapter()`, ...). */
-  adapter: StashAdapter
+  /**
+   * Where sessions live: any express-stash adapter (`memoryAdapter()`, `redisAdapter()`, ...).
+   * A given adapter is left open by `close()` (it may be shared with a stash; its owner closes it).
+   * @default a `memoryAdapter()` of the store's own, which `close()` closes
+   */
+  adapter?: StashAdapter
   /**
    * Seconds a session lives when its cookie has no `expires` (a browser-session cookie), or a
-   * function of the session giving them. A cookie with `expires` sets the lifetime instead.
+   * function of the session giving them. A function wins over the cookie (connect-redis's rule:
+   * `ttl(session)`, else the cookie's `expires`, else this number); the session still ends, for
+   * `get()`, when its cookie expires.
    * @default 86400 (one day, as connect-redis)
    */
   ttl?: number | ((session: SessionData) => number)
   /** When true, `touch()` does nothing: a session's expiry is only set when it is saved. @default false */
   disableTouch?: boolean
-  /** How sessions are turned into strings. @default JSON */
+  /** How sessions are turned into strings; `parse` may return a promise. @default JSON */
   serializer?: SessionSerializer
+}
+
+/** The options as the store uses them: defaults filled in, `adapter` absent when the store creates its own. */
+export interface ResolvedSessionStoreOptions {
+  readonly adapter: StashAdapter | undefined
+  readonly ttl: number | ((session: SessionData) => number)
+  readonly disableTouch: boolean
+  readonly serializer: SessionSerializer
 }
 
 const DEFAULT_TTL = 86_400
 const KNOWN = new Set(['adapter', 'ttl', 'disableTouch', 'serializer'])
-const ADAPTER_METHODS = ['load', 'write', 'touch', 'delete'] as const
+/** The adapter methods the store calls (`keys` too, for the admin calls, checked when they run). */
+const ADAPTER_METHODS = ['load', 'write', 'compareAndSet', 'delete'] as const
 
 /** Validates the options of `StashSessionStore`: a TypeError naming the option, at creation. */
-export function resolveSessionStoreOptions(options: StashSessionStoreOptions): Required<StashSessionStoreOptions> {
+export function resolveSessionStoreOptions(options: StashSessionStoreOptions): ResolvedSessionStoreOptions {
   if (typeof options !== 'object' || options === null) {
-    throw optionError('StashSessionStore options', 'an object with an `adapter`', options)
+    throw optionError('StashSessionStore options', 'an object (or nothing)', options)
   }
   for (const name of Object.keys(options)) {
     if (!KNOWN.has(name)) throw new TypeError(`express-stash: unknown option \`StashSessionStore.${name}\``)
   }
   const { adapter, ttl = DEFAULT_TTL, disableTouch = false, serializer = JSON } = options
-  if (typeof adapter !== 'object' || adapter === null || ADAPTER_METHODS.some((m) => typeof adapter[m] !== 'function')) {
+  if (
+    adapter !== undefined &&
+    (typeof adapter !== 'object' || adapter === null || ADAPTER_METHODS.some((m) => typeof adapter[m] !== 'function'))
+  ) {
     throw optionError(
       'StashSessionStore.adapter',
-      'an express-stash adapter (e.g. memoryAdapter() or redisAdapter(...))',
+      'an express-stash adapter (e.g. memoryAdapter() or redisAdapter(...)), or nothing for a memoryAdapter() of its own',
       adapter,
     )
   }

@@ -9,19 +9,12 @@ import { Cookie } from 'express-session'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { StashAdapter } from '../../lib/index.js'
 import { StashSessionStore } from '../../lib/session-store.js'
+import { inSeconds, waitFor, type SessionStoreTarget } from './helpers.js'
 
 /** What one run of the suite needs. */
-export interface LifecycleTarget {
-  /** A fresh, empty adapter (its own prefix or name). */
-  adapter: () => StashAdapter
-  /** Seconds the session's record has left, read from the store itself; absent for memory. */
-  remainingTtl?: (adapter: StashAdapter, sid: string) => Promise<number>
-  /** Round trips `length()` made over 1,000 sessions, when the store can count them. */
-  scanCalls?: () => Promise<number>
-}
+export type LifecycleTarget = SessionStoreTarget
 
-const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString()
-
+/** Registers the lifecycle suite for one adapter. */
 export function runSessionLifecycle(name: string, target: LifecycleTarget): void {
   describe(`StashSessionStore lifecycle on ${name}`, () => {
     let adapter: StashAdapter
@@ -30,6 +23,7 @@ export function runSessionLifecycle(name: string, target: LifecycleTarget): void
       adapter = target.adapter()
       store = new StashSessionStore({ adapter })
     })
+    afterEach(() => store.clear()) // a failing test leaves nothing behind for the next
     afterAll(() => adapter.close())
 
     test('set, get, TTL from the cookie, touch, length, ids, all, destroy, clear', async () => {
@@ -46,7 +40,8 @@ export function runSessionLifecycle(name: string, target: LifecycleTarget): void
         expect(ttl).toBeLessThanOrEqual(60)
         expect(ttl).toBeGreaterThanOrEqual(58)
       }
-      await store.touch('456', { cookie: { expires: inSeconds(90) } } as never)
+      const touched = inSeconds(90)
+      await store.touch('456', { cookie: { expires: touched } } as never)
       if (target.remainingTtl) expect(await target.remainingTtl(adapter, '456')).toBeGreaterThan(60)
 
       expect(await store.length()).toBe(2)
@@ -54,7 +49,7 @@ export function runSessionLifecycle(name: string, target: LifecycleTarget): void
       const all = (await store.all()).sort((a, b) => (a.id > b.id ? 1 : -1))
       expect(all).toEqual([
         { id: '123', foo: 'bar' },
-        { id: '456', cookie: { expires } },
+        { id: '456', cookie: { expires: touched } }, // touch() rewrote the stored cookie
       ])
 
       await store.destroy('456')
@@ -111,6 +106,7 @@ export function runSessionLifecycle(name: string, target: LifecycleTarget): void
       await store.set('790', { cookie: { expires: inSeconds(90) } } as never)
       await store.touch('790', { cookie: { expires: inSeconds(-1) } } as never)
       expect(await store.get('790')).toBeNull()
+      await store.clear()
     })
 
     test('a session without a cookie expiry lives `ttl` seconds', async () => {
@@ -145,13 +141,4 @@ export function runSessionLifecycle(name: string, target: LifecycleTarget): void
       }
     })
   })
-}
-
-/** Polls `condition` until it holds; fails after `ms`. */
-async function waitFor(condition: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
-    await sleep(20)
-  }
 }

@@ -198,11 +198,11 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
       assertNotMoved(table, key, now)
       const current = table.get(key, now)?.fields.get(swap.field)
       if (current !== swap.expected) return { ok: false, current }
-      const { field, next, ttl, maxBytes } = swap
+      const { field, next, ttl, maxBytes, exact } = swap
       applyChange(
         table,
         key,
-        { set: next === undefined ? {} : { [field]: next }, del: next === undefined ? [field] : [], ttl, maxBytes },
+        { set: next === undefined ? {} : { [field]: next }, del: next === undefined ? [field] : [], ttl, maxBytes, exact },
         now,
       )
       return { ok: true }
@@ -308,7 +308,8 @@ function applyChange(table: MemoryTable, key: string, change: RecordChange, now:
   }
   if (change.maxBytes !== undefined && bytes > change.maxBytes) throw tooLargeError(bytes, change.maxBytes)
   if (fields.size === 0) return void table.records.delete(key)
-  table.set(key, { fields, bytes, expiresAt: Math.max(current?.expiresAt ?? 0, now + change.ttl * 1000), used: 0 })
+  const until = now + change.ttl * 1000 // with `exact` the expiry is the ttl even when shorter, else it only grows
+  table.set(key, { fields, bytes, expiresAt: change.exact === true ? until : Math.max(current?.expiresAt ?? 0, until), used: 0 })
 }
 
 function sizeOf(field: string, value: string | undefined): number {

@@ -64,6 +64,21 @@ local function size_of_pairs(first)
 end
 `
 
+// Shared by WRITE and COMPARE_AND_SET (after HELPERS): their ttl argument is either the seconds
+// the record lives at least (the expiry only grows, as above), or '=' and the seconds (`exact`):
+// the record expires exactly that long from now, even when that shortens its expiry. The owner
+// index still only grows: it must outlive every record of its owner.
+const EXACT = `
+local function exact_ttl(arg)
+  if string.sub(arg, 1, 1) ~= '=' then return nil end
+  return tonumber(string.sub(arg, 2))
+end
+local function expire(key, ttl, exact)
+  if exact then redis.call('PEXPIRE', key, math.ceil(ttl * 1000)) else extend(key, ttl) end
+  index(key, exact and math.ceil(ttl) or ttl)
+end
+`
+
 /** What LOAD answers when the record key held another type (now deleted). */
 export const NOT_A_HASH = 'EXPRESS_STASH_NOT_A_HASH'
 
@@ -97,14 +112,15 @@ return values
 `)
 
 /**
- * WRITE: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl; ARGV[2] maxBytes (0: none); ARGV[3] number of fields to
- * delete; then those fields; then field/value pairs to set.
+ * WRITE: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl (`=ttl`: exact); ARGV[2] maxBytes (0: none); ARGV[3]
+ * number of fields to delete; then those fields; then field/value pairs to set.
  * Returns 0 when written, or the size the record would have had when it exceeds maxBytes
  * (then nothing is written).
  */
-export const WRITE = script(`${HELPERS}
+export const WRITE = script(`${HELPERS}${EXACT}
 local key = KEYS[1]
-local ttl, max, ndel = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local exact = exact_ttl(ARGV[1])
+local ttl, max, ndel = exact or tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local dels, sets, changed = {}, {}, {}
 for i = 4, 3 + ndel do dels[#dels + 1] = ARGV[i]; changed[ARGV[i]] = true end
 for i = 4 + ndel, #ARGV, 2 do sets[#sets + 1] = ARGV[i]; sets[#sets + 1] = ARGV[i + 1]; changed[ARGV[i]] = true end
@@ -113,22 +129,22 @@ for field in pairs(changed) do size = size - bytes_of(key, field) end
 if max > 0 and size > max then return size end
 if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
 if #sets > 0 then redis.call('HSET', key, '', tostring(size), unpack(sets)) else settle_after_delete(key, size) end
-extend(key, ttl)
-index(key, ttl)
+expire(key, ttl, exact)
 return 0
 `)
 
 /**
  * COMPARE_AND_SET: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] field; ARGV[2] '1' when a value is expected (else
- * absent); ARGV[3] expected; ARGV[4] '1' to set (else delete); ARGV[5] next; ARGV[6] ttl;
- * ARGV[7] maxBytes (0: none).
+ * absent); ARGV[3] expected; ARGV[4] '1' to set (else delete); ARGV[5] next; ARGV[6] ttl
+ * (`=ttl`: exact); ARGV[7] maxBytes (0: none).
  * Returns {1} when swapped, {0, current} on a mismatch, {2, size} when over maxBytes.
  */
-export const COMPARE_AND_SET = script(`${HELPERS}
+export const COMPARE_AND_SET = script(`${HELPERS}${EXACT}
 local key, field = KEYS[1], ARGV[1]
 local current = redis.call('HGET', key, field)
 if (ARGV[2] == '1' and current ~= ARGV[3]) or (ARGV[2] ~= '1' and current ~= false) then return {0, current} end
-local ttl, max = tonumber(ARGV[6]), tonumber(ARGV[7])
+local exact = exact_ttl(ARGV[6])
+local ttl, max = exact or tonumber(ARGV[6]), tonumber(ARGV[7])
 local size = size_of(key) - (current and #field + #current or 0)
 if ARGV[4] == '1' then
   size = size + #field + #ARGV[5]
@@ -138,8 +154,7 @@ else
   redis.call('HDEL', key, field)
   settle_after_delete(key, size)
 end
-extend(key, ttl)
-index(key, ttl)
+expire(key, ttl, exact)
 return {1}
 `)
 
@@ -179,30 +194,43 @@ return deleted
 `)
 
 /**
- * MOVE: KEYS[1] from, KEYS[2] to, KEYS[3] owner index (optional); ARGV[1] ttl; ARGV[2..]
- * field/value pairs. Deletes `from`, replaces `to` with the fields, atomically. All keys must be
- * in one hash slot on a cluster.
+ * MOVE: KEYS[1] from, KEYS[2] to, then the owner indexes ARGV[2] names: 'same' (KEYS[3], of both
+ * records), 'from' or 'to' (KEYS[3], of that record), 'both' (KEYS[3] of from, KEYS[4] of to), or
+ * '' (none); ARGV[1] ttl; ARGV[3..] field/value pairs. Deletes `from`, replaces `to` with the
+ * fields, and moves the record between the indexes, atomically. All keys must be in one hash
+ * slot on a cluster (one owner).
  */
 export const MOVE = script(`${HELPERS}
-redis.call('DEL', KEYS[1], KEYS[2])
-if #ARGV > 1 then
-  redis.call('HSET', KEYS[2], '', tostring(size_of_pairs(2)), unpack(ARGV, 2))
-  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
+local from, to, ttl, layout = KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2]
+redis.call('DEL', from, to)
+local written = #ARGV > 2
+if written then
+  redis.call('HSET', to, '', tostring(size_of_pairs(3)), unpack(ARGV, 3))
+  redis.call('EXPIRE', to, ttl)
 end
-if KEYS[3] then
-  redis.call('SREM', KEYS[3], KEYS[1])
-  if #ARGV > 1 then redis.call('SADD', KEYS[3], KEYS[2]) end
-  extend(KEYS[3], tonumber(ARGV[1]))
+local from_index, to_index
+if layout == 'same' then from_index, to_index = KEYS[3], KEYS[3]
+elseif layout == 'from' then from_index = KEYS[3]
+elseif layout == 'to' then to_index = KEYS[3]
+elseif layout == 'both' then from_index, to_index = KEYS[3], KEYS[4] end
+if from_index then redis.call('SREM', from_index, from) end
+if to_index and written then
+  redis.call('SADD', to_index, to)
+  extend(to_index, ttl)
 end
 return 1
 `)
 
-/** REPLACE: KEYS[1] record; ARGV[1] ttl; ARGV[2..] field/value pairs. The single-key half of MOVE. */
+/**
+ * REPLACE: KEYS[1] record, KEYS[2] its owner index (optional); ARGV[1] ttl; ARGV[2..] field/value
+ * pairs. The half of MOVE that writes the new record, for a move across hash slots.
+ */
 export const REPLACE = script(`${HELPERS}
 redis.call('DEL', KEYS[1])
 if #ARGV > 1 then
   redis.call('HSET', KEYS[1], '', tostring(size_of_pairs(2)), unpack(ARGV, 2))
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 end
+index(KEYS[1], tonumber(ARGV[1]))
 return 1
 `)

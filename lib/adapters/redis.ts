@@ -187,19 +187,19 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     },
     async write(record, change) {
       const set = Object.entries(change.set).flat()
-      const args = [String(change.ttl), String(change.maxBytes ?? 0), String(change.del.length), ...change.del, ...set]
+      const args = [ttlArgument(change), String(change.maxBytes ?? 0), String(change.del.length), ...change.del, ...set]
       const size = Number(await script(WRITE, keys(record), args))
       if (size > 0) throw tooLargeError(size, change.maxBytes!)
     },
     async compareAndSet(record, swap): Promise<CompareAndSetResult> {
-      const { field, expected, next, ttl, maxBytes } = swap
+      const { field, expected, next, maxBytes } = swap
       const args = [
         field,
         expected === undefined ? '0' : '1',
         expected ?? '',
         next === undefined ? '0' : '1',
         next ?? '',
-        String(ttl),
+        ttlArgument(swap),
         String(maxBytes ?? 0),
       ]
       const [status, value] = (await script(COMPARE_AND_SET, keys(record), args)) as [number, string | number | null]
@@ -218,16 +218,17 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     },
     async move(from, to, fields, ttl) {
       const pairs = Object.entries(fields).flat()
-      const owner = ownerOfKey(from)
-      if (owner !== undefined && owner === ownerOfKey(to)) {
-        // One owner, one hash slot: atomic everywhere, index included.
-        await script(MOVE, [key(from), key(to), indexOf(owner)], [String(ttl), ...pairs])
-      } else if ((await driver()).cluster) {
-        // Two hash slots: write the new record first, so a failure never loses the data.
-        await script(REPLACE, [key(to)], [String(ttl), ...pairs])
-        await command(key(from), ['DEL', key(from)])
+      const fromOwner = ownerOfKey(from)
+      const toOwner = ownerOfKey(to)
+      const oneSlot = from === to || (fromOwner !== undefined && fromOwner === toOwner)
+      if (oneSlot || !(await driver()).cluster) {
+        // One hash slot (one owner), or one server: atomic everywhere, the owner indexes included.
+        const [layout, indexes] = moveIndexes(fromOwner, toOwner, indexOf)
+        await script(MOVE, [key(from), key(to), ...indexes], [String(ttl), layout, ...pairs])
       } else {
-        await script(MOVE, [key(from), key(to)], [String(ttl), ...pairs])
+        // Two hash slots: write the new record first, so a failure never loses the data.
+        await script(REPLACE, keys(to), [String(ttl), ...pairs])
+        await script(DELETE, keys(from), [])
       }
     },
     async delete(record) {
@@ -259,12 +260,57 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     async deleteOwner(owner) {
       return Number(await script(DELETE_OWNER, [indexOf(owner)], []))
     },
+    async ready(timeout) {
+      const d = await driver()
+      await waitUntilReady(d, timeout)
+      await bounded(d, { timeout, maxPending: settings.maxPending }, ['PING'], undefined)
+    },
     async close() {
       if (closed) return
       closed = true
       if (ownsClient) await (await connecting!.catch(() => undefined))?.close()
     },
   }
+}
+
+/** The ttl argument of WRITE and COMPARE_AND_SET: the seconds, after `=` when `exact`. */
+const ttlArgument = ({ ttl, exact }: { ttl: number; exact?: boolean }): string => (exact === true ? `=${ttl}` : String(ttl))
+
+/** Connection errors no retry can fix: the adapter's `ready()` gives up on them at once. */
+const FATAL =
+  /WRONGPASS|NOAUTH|NOPERM|invalid password|invalid username|ENOTFOUND|EAI_FAIL|certificate|self.signed|unable to verify/i
+
+/**
+ * Waits for the client to be connected, at most `timeout` ms: fails at once on an error no
+ * reconnect can fix (wrong credentials, an unknown host, a TLS failure), else at the deadline
+ * with the last connection error.
+ */
+async function waitUntilReady(d: RedisDriver, timeout: number): Promise<void> {
+  const started = Date.now()
+  const deadline = started + timeout
+  for (;;) {
+    const left = deadline - Date.now()
+    const fatal = d.lastError !== undefined && FATAL.test(d.lastError.message)
+    if (!fatal && (await d.ready(Math.max(0, Math.min(left, 100))))) return
+    if (fatal || Date.now() >= deadline) {
+      const reason = d.lastError === undefined ? 'no answer' : d.lastError.message
+      throw new StashUnavailableError(`${d.label} cannot serve: ${reason} (after ${Date.now() - started} ms)`, {
+        cause: d.lastError,
+      })
+    }
+  }
+}
+
+/** Which owner indexes a MOVE keeps (see the script), and their keys. */
+function moveIndexes(
+  from: string | undefined,
+  to: string | undefined,
+  indexOf: (owner: string) => string,
+): [layout: string, indexes: string[]] {
+  if (from === to) return from === undefined ? ['', []] : ['same', [indexOf(from)]]
+  if (from !== undefined && to !== undefined) return ['both', [indexOf(from), indexOf(to)]]
+  if (from !== undefined) return ['from', [indexOf(from)]]
+  return to === undefined ? ['', []] : ['to', [indexOf(to)]]
 }
 
 /** A LOAD reply as `load` returns it: `undefined` for no record, and for each missing field. */

@@ -14,7 +14,8 @@ async function sleepUntil(deadline: number): Promise<void> {
 
 /**
  * Registers the `expiry` group: records expire after their ttl; `touch`, `load(…, ttl)`,
- * `write` and `compareAndSet` slide the expiry; a shorter ttl never shortens it; `move` sets it.
+ * `write` and `compareAndSet` slide the expiry; a shorter ttl never shortens it, except a write
+ * or compare-and-set with `exact`, which sets it to exactly the ttl; `move` sets it.
  *
  * Deadlines are measured from just after the call that set the expiry resolved (the latest the
  * store can have set it), so waits are safe however slow the round trip.
@@ -124,6 +125,29 @@ export function expiryContract(api: TestApi, name: string, factory: AdapterFacto
       await sleepUntil(expired(shortened, 1))
       assert.ok(Date.now() < before + long * 1000, `${Date.now()} < ${before + long * 1000}`) // still inside the long ttl
       equal(await adapter().readAll(key), { a: '1', c: '3' })
+    })
+
+    api.test('exact: write and compareAndSet set the expiry to exactly ttl, shorter or longer', async () => {
+      const owner = randomKey()
+      const written = `{${owner}}${randomKey()}` // owned: the owner index is kept as well
+      const swapped = randomKey()
+      const lengthened = randomKey()
+      await adapter().write(written, { set: { a: '1' }, del: [], ttl: 3600 })
+      await adapter().write(swapped, { set: { a: '1' }, del: [], ttl: 3600 })
+      await adapter().write(lengthened, { set: { a: '1' }, del: [], ttl: 1 })
+      const created = Date.now()
+      await adapter().write(written, { set: { b: '2' }, del: [], ttl: 1, exact: true })
+      equal(await adapter().compareAndSet(swapped, { field: 'a', expected: '1', next: '2', ttl: 1, exact: true }), {
+        ok: true,
+      })
+      await adapter().write(lengthened, { set: { b: '2' }, del: [], ttl: slide, exact: true })
+      const shortened = Date.now()
+      equal(await adapter().readAll(written), { a: '1', b: '2' })
+      await sleepUntil(Math.max(expired(shortened, 1), expired(created, 1)))
+      equal(await adapter().readAll(written), undefined)
+      equal(await adapter().readAll(swapped), undefined)
+      equal(await adapter().readAll(lengthened), { a: '1', b: '2' }) // past its first ttl, inside the exact one
+      if (adapter().ownerKeys) equal(await adapter().ownerKeys!(owner), [])
     })
 
     api.test('move gives the new record the ttl', async () => {

@@ -86,7 +86,7 @@ describe('verified cookie values are remembered', () => {
   it('forgets the oldest values past its capacity of 10,000', () => {
     const verified = new VerifiedCookies()
     const ids = Array.from({ length: 10_001 }, (_, i) => String(i).padStart(32, 'A'))
-    for (const id of ids) verified.remember(`value ${id}`, id, false)
+    for (const id of ids) verified.remember(`value ${id}`, { id, resign: false, hint: undefined, maxAge: undefined })
     expect(verified.get(`value ${ids[0]}`)).toBeUndefined()
     expect(verified.get(`value ${ids[1]}`)).toEqual(found(ids[1]!, false))
     expect(verified.get(`value ${ids[10_000]}`)).toEqual(found(ids[10_000]!, false))

@@ -6,7 +6,7 @@ import request from 'supertest'
 import { createStash, memoryAdapter, type StashMiddleware, type StashOptions } from '../lib/index.js'
 import { log } from '../lib/log.js'
 import { failingAdapter } from './support/adapters.js'
-import { cookiePair, idOf } from './support/http.js'
+import { cookiePair, idOf, sleep } from './support/http.js'
 
 const opened: StashMiddleware[] = []
 afterAll(() => Promise.all(opened.map((stash) => stash.close())))
@@ -155,6 +155,7 @@ describe('debug logging', () => {
     adapter.failing.add('load')
     await request(server).get('/peek').set('Cookie', cookie).expect(503)
     adapter.failing.delete('load')
+    await sleep(60) // the circuit breaker's first pause
     await request(server).get('/peek').set('Cookie', cookie).expect(200)
     const text = lines.join('\n')
     expect(text).toContain('the memory store is unavailable: store down')

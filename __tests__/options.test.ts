@@ -115,10 +115,19 @@ describe('the secret', () => {
     await Promise.all(stashes.map((s) => s.close()))
   })
 
+  it('must be at least 32 characters in production, every secret of a list', () => {
+    process.env.NODE_ENV = 'production'
+    expect(() => createStash({ secret: 'x'.repeat(31) })).toThrow(/`secret` must be at least 32 characters long .*\(it has 31\)/)
+    expect(() => createStash({ secret: ['x'.repeat(32), 'short old one'] })).toThrow(/\(entry 1 has 13\)/)
+    process.env.NODE_ENV = 'development'
+    const stash = createStash({ secret: 'short' }) // fine outside production
+    void stash.close()
+  })
+
   it('warns when the cookie is not secure in production', async () => {
     process.env.NODE_ENV = 'production'
     const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
-    const stash = createStash({ secret: 's', cookie: { secure: false } })
+    const stash = createStash({ secret: 'a production secret of 32 chars!', cookie: { secure: false } })
     expect(warningCodes(emitWarning)).toEqual(['EXPRESS_STASH_INSECURE_COOKIE'])
     emitWarning.mockRestore()
     await stash.close()

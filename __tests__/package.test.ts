@@ -137,8 +137,8 @@ describe.each([
   })
 })
 
-it('with a URL but neither redis nor ioredis installed: requests fail clearly, the process does not crash', () => {
-  // Resolution of both packages fails, as on a machine where neither is installed.
+/** Writes a preload (`-r ./uninstall-redis.cjs`) under which resolving `redis` or `ioredis` fails, as on a machine where neither is installed. */
+function uninstallRedis(): void {
   writeFileSync(
     join(consumer, 'uninstall-redis.cjs'),
     `const Module = require('module')
@@ -148,6 +148,10 @@ Module._resolveFilename = function (request, ...rest) {
   return resolve.call(this, request, ...rest)
 }`,
   )
+}
+
+it('with a URL but neither redis nor ioredis installed: requests fail clearly, the process does not crash', () => {
+  uninstallRedis()
   writeFileSync(
     join(consumer, 'no-client.cjs'),
     `const { redisAdapter } = require('express-stash')
@@ -161,4 +165,35 @@ setTimeout(() => adapter.load('x', ['a']).catch((err) => console.log(err.code, e
   expect(out.trim()).toBe(
     'ERR_STASH_UNAVAILABLE express-stash: cannot create a Redis client: redisAdapter with a URL needs the `redis` (node-redis) or `ioredis` package: npm install redis',
   )
+})
+
+it('stash.ready() rejects at boot, naming the package to install, when neither redis nor ioredis is installed', () => {
+  uninstallRedis()
+  writeFileSync(
+    join(consumer, 'ready-without-client.cjs'),
+    `const { createStash, redisAdapter } = require('express-stash')
+const stash = createStash({ secret: 's', adapter: redisAdapter('redis://127.0.0.1:1') })
+stash.ready().then(() => console.log('ready'), (err) => console.log(err.code, err.message)).then(() => stash.close())`,
+  )
+  const out = execFileSync(process.execPath, ['-r', './uninstall-redis.cjs', 'ready-without-client.cjs'], {
+    cwd: consumer,
+    encoding: 'utf8',
+    timeout: 10_000,
+  })
+  expect(out.trim()).toMatch(/^ERR_STASH_UNAVAILABLE express-stash: cannot create a Redis client: .*npm install redis$/)
+})
+
+it('the published tarball carries a LICENSE, and every source map points at files it ships', () => {
+  const [pack] = JSON.parse(
+    execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }),
+  ) as [{ files: { path: string }[] }]
+  const shipped = new Set(pack.files.map((file) => file.path))
+  expect(shipped).toContain('LICENSE')
+  const maps = [...shipped].filter((path) => path.endsWith('.map'))
+  expect(maps.length).toBeGreaterThan(0)
+  const missing = maps.flatMap((map) => {
+    const { sources } = JSON.parse(readFileSync(join(root, map), 'utf8')) as { sources: string[] }
+    return sources.map((source) => join(map, '..', source)).filter((source) => !shipped.has(source))
+  })
+  expect(missing).toEqual([])
 })

@@ -4,9 +4,18 @@ import cookieParser from 'cookie-parser'
 import express from 'express'
 import request from 'supertest'
 import { createStash, memoryAdapter, redisAdapter, type StashAdapter, type StashOptions } from '../lib/index.js'
+import { createCodec } from '../lib/codec.js'
 import { recordKeyOf, sha256 } from '../lib/ids.js'
 import { cookiePair, idOf, setCookie, stashError } from './support/http.js'
 import { useRedis } from './support/redis-client.js'
+
+/** An Express error handler answering the error's status, code and message as JSON. */
+const errorJson = (
+  err: { status: number; code: string; message: string },
+  _req: express.Request,
+  res: express.Response,
+  _next: express.NextFunction,
+) => void res.status(err.status).json({ code: err.code, message: err.message })
 
 const redis = useRedis()
 
@@ -58,7 +67,7 @@ describe.each(ADAPTERS)('security on %s', (_name, makeAdapter) => {
     await request(server).get('/').set('X-User', 'victim-token').set('Cookie', stolen).expect(200, { count: 1 })
   })
 
-  it('reads the session value from req.signedCookies too, and names the key when it is missing', async () => {
+  it('reads the session value from req.signedCookies too; an unsigned one is no value (an anonymous stash)', async () => {
     const stash = createStash({ secret: 's', storedKeys: ['count'], sessionKey: 'uid', adapter: makeAdapter('signed:') })
     closing.push(stash)
     const server = express().use(cookieParser('cookie secret'), stash)
@@ -83,7 +92,7 @@ describe.each(ADAPTERS)('security on %s', (_name, makeAdapter) => {
     await request(server)
       .get('/count')
       .set('Cookie', ['uid=ada', cookiePair(first)].join('; '))
-      .expect(stashError(500, 'ERR_STASH_SESSION_KEY', '"uid"'))
+      .expect(200, { count: 1 })
   })
 
   it('stores records under hashes: neither the stash ID nor the session value appears in record keys', async () => {
@@ -124,8 +133,18 @@ describe.each(ADAPTERS)('security on %s', (_name, makeAdapter) => {
   })
 
   it('never lets restored data reach a prototype', async () => {
-    const { server } = app()
-    const first = await request(server).post('/blob').set('X-User', 'p').expect(200)
+    const { server, adapter } = app()
+    server.use(errorJson)
+    // Such keys are dropped when a value is restored, so a value holding them cannot be stored as it is.
+    await request(server)
+      .post('/blob')
+      .set('X-User', 'p')
+      .expect(stashError(500, 'ERR_STASH_SERIALIZE', 'blob.__proto__: the key "__proto__" is dropped'))
+    // Written behind the library's back with a valid MAC, it is restored without them.
+    const first = await request(server).get('/count').set('X-User', 'p').expect(200)
+    const record = recordKeyOf(idOf(cookiePair(first)), sha256('p'))
+    const json = '{"__proto__":{"polluted":true},"a":{"constructor":{"prototype":{"polluted":true}}},"ok":1}'
+    await adapter.write(record, { set: { blob: createCodec(['s'], undefined).encode(record, 'blob', json) }, del: [], ttl: 60 })
     const res = await request(server).get('/').set('X-User', 'p').set('Cookie', cookiePair(first)).expect(200)
     expect(res.body.blob).toEqual({ a: {}, ok: 1 })
     await request(server).get('/merged').set('X-User', 'p').set('Cookie', cookiePair(first)).expect(200, { polluted: null })

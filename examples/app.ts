@@ -56,11 +56,12 @@ export function createApp({ redisUrl, secret }: AppOptions = {}): ExampleApp & {
     res.json({ cart: req.stash.cart ?? [] })
   })
 
-  app.post('/cart', cart, (req, res) => {
+  app.post('/cart', cart, async (req, res) => {
     const item: unknown = req.body?.item
     if (typeof item !== 'string' || item === '') return void res.status(400).json({ error: 'send {"item": "a name"}' })
-    req.stash.cart = [...(req.stash.cart ?? []), item]
-    res.status(201).json({ cart: req.stash.cart })
+    // update() is atomic in the store: parallel requests (two tabs, a double click) keep every item.
+    const items = await req.stash.update('cart', (items = []) => [...items, item])
+    res.status(201).json({ cart: items })
   })
 
   app.delete('/cart', cart, (req, res) => {

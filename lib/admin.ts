@@ -1,7 +1,7 @@
 import type { StashAdapter } from './adapter.js'
 import { StashError } from './errors.js'
-import { sha256 } from './ids.js'
 import type { StashRuntime } from './runtime.js'
+import { ownerOfValue, sessionValueOf } from './session-binding.js'
 
 /** One stash of a user, as `listFor()` returns it. */
 export interface StashEntry {
@@ -19,10 +19,10 @@ export interface StashAdmin {
   length(): Promise<number>
   /** Deletes every stash of this instance's adapter; resolves to how many. */
   clear(): Promise<number>
-  /** Every live stash bound to one session value (see `sessionKey`), with its data. */
-  listFor(sessionValue: string): Promise<StashEntry[]>
+  /** Every live stash bound to one session value (see `sessionKey`; a string, or a number as the middleware reads it), with its data. */
+  listFor(sessionValue: string | number): Promise<StashEntry[]>
   /** Deletes every stash bound to one session value ("log out everywhere"); resolves to how many. */
-  revokeAll(sessionValue: string): Promise<number>
+  revokeAll(sessionValue: string | number): Promise<number>
 }
 
 /** Builds the admin calls of a stash instance. */
@@ -37,10 +37,11 @@ export function createAdmin(runtime: StashRuntime): StashAdmin {
     if (runtime.options.sessionKey === undefined) {
       throw new TypeError(`express-stash: ${call}() lists stashes bound to a session: set the \`sessionKey\` option`)
     }
-    if (typeof sessionValue !== 'string' || sessionValue === '') {
-      throw new TypeError(`express-stash: ${call}() needs the session value (a non-empty string)`)
+    const value = sessionValueOf(sessionValue)
+    if (value === undefined || value === null) {
+      throw new TypeError(`express-stash: ${call}() needs the session value (a non-empty string or a finite number)`)
     }
-    return sha256(sessionValue)
+    return ownerOfValue(value)
   }
   const ids = async (): Promise<string[]> => {
     const keys = need('keys')

@@ -10,15 +10,20 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{32,128}$/
 /** Separates the ID from the node hint inside the signed value (never a base64url character). */
 const HINT_SEPARATOR = '~'
 const HINT_PATTERN = /^[A-Za-z0-9_-]{8,64}$/
+/** Starts the client's own cookie lifetime (`req.stash.cookie.maxAge`) at the end of the signed value. */
+const MAX_AGE_SEPARATOR = '!'
+const MAX_AGE_PATTERN = /^[1-9][0-9]{0,9}$/
 
 /**
  * Signs an ID in the format of cookie-signature (`s:` + value + `.` + base64 HMAC-SHA256
  * without padding), so cookie-parser with the same secret reads it as a signed cookie. A node
- * `hint` (cross-node recovery) is appended to the ID as `~hint`, inside the signed value: the
- * record key depends on the ID alone, and a changed hint breaks the signature.
+ * `hint` (cross-node recovery) is appended to the ID as `~hint`, and the client's own cookie
+ * lifetime (`maxAge`, whole seconds: remember me) as `!seconds`, both inside the signed value:
+ * the record key depends on the ID alone, and a changed hint or lifetime breaks the signature.
  */
-export function signId(id: string, secret: string, hint?: string): string {
-  const value = hint === undefined ? id : id + HINT_SEPARATOR + hint
+export function signId(id: string, secret: string, hint?: string, maxAge?: number): string {
+  let value = hint === undefined ? id : id + HINT_SEPARATOR + hint
+  if (maxAge !== undefined) value += MAX_AGE_SEPARATOR + maxAge
   return `s:${value}.${mac(value, secret)}`
 }
 
@@ -63,15 +68,21 @@ function verify(raw: string, secrets: readonly string[], verified: VerifiedCooki
   const dot = value.lastIndexOf('.')
   if (!value.startsWith('s:') || dot < 0) return undefined
   const signed = value.slice(2, dot)
-  const separator = signed.indexOf(HINT_SEPARATOR)
-  const id = separator < 0 ? signed : signed.slice(0, separator)
-  const hint = separator < 0 ? undefined : signed.slice(separator + 1)
+  const bang = signed.indexOf(MAX_AGE_SEPARATOR)
+  const body = bang < 0 ? signed : signed.slice(0, bang)
+  const maxAge = bang < 0 ? undefined : signed.slice(bang + 1)
+  const separator = body.indexOf(HINT_SEPARATOR)
+  const id = separator < 0 ? body : body.slice(0, separator)
+  const hint = separator < 0 ? undefined : body.slice(separator + 1)
   if (!ID_PATTERN.test(id) || (hint !== undefined && !HINT_PATTERN.test(hint))) return undefined
+  if (maxAge !== undefined && !MAX_AGE_PATTERN.test(maxAge)) return undefined
   const given = Buffer.from(value.slice(dot + 1))
   // Constant-time compare against every secret; the first is current, the rest are old.
   for (let i = 0; i < secrets.length; i++) {
     const expected = Buffer.from(mac(signed, secrets[i]!))
-    if (expected.length === given.length && timingSafeEqual(expected, given)) return verified.remember(raw, id, i > 0, hint)
+    if (expected.length === given.length && timingSafeEqual(expected, given)) {
+      return verified.remember(raw, { id, resign: i > 0, hint, maxAge: maxAge === undefined ? undefined : Number(maxAge) })
+    }
   }
   return undefined
 }
@@ -89,8 +100,16 @@ export function isSecure(req: IncomingMessage, option: boolean | 'auto'): boolea
   return (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true
 }
 
-/** The `Set-Cookie` value carrying a signed ID, or clearing the cookie when `id` is undefined. */
-export function idCookie(options: ResolvedCookieOptions, secure: boolean, signedValue: string | undefined): string {
+/**
+ * The `Set-Cookie` value carrying a signed ID, or clearing the cookie when `signedValue` is
+ * undefined. `maxAge` (seconds) makes it persistent; without it the cookie lasts the browser session.
+ */
+export function idCookie(
+  options: ResolvedCookieOptions,
+  secure: boolean,
+  signedValue: string | undefined,
+  maxAge: number | undefined,
+): string {
   return serialize(options.name, signedValue ?? '', {
     path: options.path,
     domain: options.domain,
@@ -101,9 +120,9 @@ export function idCookie(options: ResolvedCookieOptions, secure: boolean, signed
     priority: options.priority,
     ...(signedValue === undefined
       ? { expires: new Date(0) }
-      : options.maxAge === undefined
+      : maxAge === undefined
         ? {}
-        : { maxAge: options.maxAge, expires: new Date(Date.now() + options.maxAge * 1000) }),
+        : { maxAge, expires: new Date(Date.now() + maxAge * 1000) }),
   })
 }
 

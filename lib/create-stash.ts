@@ -44,6 +44,7 @@ export function createStash<Data extends object = StashData>(options: StashOptio
     route: {
       value: function route(routeOptions?: unknown): StashHandler {
         const route = resolveRouteOptions(routeOptions)
+        for (const key of route.storedKeys) runtime.declaredKeys.add(key)
         const keys = [...new Set([...resolved.storedKeys, ...route.storedKeys])]
         const ttl = route.ttl ?? resolved.ttl
         return function stashRoute(req, res, next) {
@@ -51,7 +52,20 @@ export function createStash<Data extends object = StashData>(options: StashOptio
         }
       },
     },
-    close: { value: () => adapter.close() },
+    close: {
+      value: async function close(): Promise<void> {
+        try {
+          await adapter.close()
+        } catch (err) {
+          runtime.report(err) // closing never fails: what could not be released is reported
+        }
+      },
+    },
+    ready: {
+      value: async function ready(options?: { timeout?: number }): Promise<void> {
+        await runtime.ready(readyTimeout(options))
+      },
+    },
     stats: {
       value: function stats() {
         return runtime.stats.snapshot()
@@ -64,6 +78,17 @@ export function createStash<Data extends object = StashData>(options: StashOptio
   // middleware from error handlers: the admin `length()` still converts to 3 in comparisons.
   Object.defineProperty(admin.length, 'valueOf', { value: () => 3 })
   return stash
+}
+
+/** Milliseconds `stash.ready()` waits by default. */
+const READY_TIMEOUT = 10_000
+
+function readyTimeout(options: { timeout?: number } | undefined): number {
+  const timeout = options?.timeout ?? READY_TIMEOUT
+  if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout <= 0) {
+    throw optionError('ready.timeout', 'a positive integer of milliseconds', timeout)
+  }
+  return timeout
 }
 
 function developmentSecrets(): readonly string[] {

@@ -4,10 +4,12 @@
  * - `ERR_STASH_UNAVAILABLE`: the store could not answer in time (see {@link StashUnavailableError}).
  * - `ERR_STASH_WRITE`: the store refused or failed a write.
  * - `ERR_STASH_TOO_LARGE`: the serialized stash would exceed `maxBytes`; nothing was written.
- * - `ERR_STASH_SERIALIZE`: a stored key holds a value `JSON.stringify` cannot encode.
+ * - `ERR_STASH_SERIALIZE`: a stored key holds a value JSON cannot encode, or would not bring
+ *   back as it is (a `Date`, `Map`, `Set`, `NaN`, a function, ...); nothing was written.
  * - `ERR_STASH_HEADERS_SENT`: a new stash ID was needed after the response headers were sent,
  *   so no cookie could carry it; nothing was written.
- * - `ERR_STASH_SESSION_KEY`: `sessionKey` is set but the request has no value for it.
+ * - `ERR_STASH_SESSION_KEY`: the request's `sessionKey` value is neither a string nor a finite
+ *   number (a request without a value has an anonymous stash).
  * - `ERR_STASH_CONFLICT`: `update()` lost the compare-and-set race too many times.
  * - `ERR_STASH_CORRUPT`: a stored value failed authentication or decoding; it was removed.
  * - `ERR_STASH_CLOSED`: the stash or its adapter was used after `close()`.

@@ -56,10 +56,11 @@ export interface StashOptions<Data extends object = StashData> extends RouteOpti
   rolling?: boolean
   /**
    * Binds each stash to the user's session: a key looked up in `req.session`, then
-   * `req.signedCookies`, or a function returning the value. Its SHA-256 becomes part of the
-   * record key. @default none
+   * `req.signedCookies`, or a function returning the value (a string or a number). Its SHA-256
+   * becomes part of the record key. A request without a value has an anonymous stash, which
+   * `rotate()` binds on the request that brings the value (the login). @default none
    */
-  sessionKey?: string | ((req: IncomingMessage) => string | undefined)
+  sessionKey?: string | ((req: IncomingMessage) => string | number | undefined)
   /** Stored state written under another version is discarded and deleted. @default none */
   version?: string | number
   /** What a request gets when the store cannot answer: a 503 error, or an empty stash. @default 'error' */
@@ -129,6 +130,8 @@ const STASH_OPTIONS = new Set([
   'encrypt',
 ])
 const ROUTE_OPTIONS = new Set(['storedKeys', 'ttl'])
+/** Shortest secret accepted when NODE_ENV is production (HMAC-SHA256 keys guessable below it). */
+const MIN_PRODUCTION_SECRET = 32
 const COOKIE_OPTIONS = new Set(['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority'])
 // RFC 6265 cookie-name: an HTTP token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -181,6 +184,15 @@ function resolveSecrets(secret: unknown): readonly string[] | undefined {
   const list = typeof secret === 'string' ? [secret] : secret
   if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && s.length > 0)) {
     throw optionError('secret', 'a non-empty string or a non-empty array of non-empty strings', secret)
+  }
+  if (process.env.NODE_ENV === 'production') {
+    const short = list.findIndex((s: string) => s.length < MIN_PRODUCTION_SECRET)
+    if (short >= 0) {
+      throw optionError(
+        'secret',
+        `at least ${MIN_PRODUCTION_SECRET} characters long when NODE_ENV is production (${typeof secret === 'string' ? 'it' : `entry ${short}`} has ${list[short].length}); generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
+      )
+    }
   }
   return Object.freeze([...list])
 }

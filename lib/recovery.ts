@@ -1,5 +1,4 @@
 import type { StashAdapter } from './adapter.js'
-import { signId } from './cookie.js'
 
 /**
  * The optional cross-node recovery capability of an adapter ({@link StashAdapter.recovery}):
@@ -42,17 +41,4 @@ export function loadOrRecover(
     if (values !== undefined) return values
     return (await recovery.recover(key, hint)) ? adapter.load(key, fields, ttl) : undefined
   })
-}
-
-/** Whether a cookie with `hint` should be re-sent to carry this node's hint instead. */
-export function hintIsStale(adapter: StashAdapter, hint: string | undefined): boolean {
-  return hint !== adapter.recovery?.hint
-}
-
-/** The signed cookie value of `id`: with the current secret, and this node's hint when the adapter has one. */
-export function signedValue(
-  runtime: { readonly secrets: readonly string[]; readonly adapter: StashAdapter },
-  id: string,
-): string {
-  return signId(id, runtime.secrets[0]!, runtime.adapter.recovery?.hint)
 }

@@ -1,10 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { appendSetCookie, idCookie, isSecure } from './cookie.js'
+import { appendSetCookie } from './cookie.js'
 import { StashError, tooLargeError } from './errors.js'
+import { ownerOfKey } from './adapter.js'
 import { newStashId, recordKeyOf, recordKeyOfHash } from './ids.js'
+import { assertRoundTrips, storedJson } from './json-check.js'
 import { log, recordLabel } from './log.js'
-import { hintIsStale, loadOrRecover, signedValue } from './recovery.js'
+import { loadOrRecover } from './recovery.js'
 import type { KeptAlive } from './keep-alive.js'
+import { RequestCookie } from './request-cookie.js'
 import { hookHeaders, type EndHooks, type HeaderHooks } from './response-hooks.js'
 import type { StashRuntime } from './runtime.js'
 import { StashObject } from './stash.js'
@@ -29,25 +32,23 @@ interface Changes {
  */
 export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
   readonly data: StashObject
+  /** The ID cookie: the client's ID, and what the response must tell the browser. */
+  readonly cookie: RequestCookie
   /** Stored keys of this request: the instance's plus those of every route it passed (shared until a route adds some). */
   private keys: readonly string[]
   /** JSON of each stored key as the store holds it (after load or our own writes). */
   private readonly snapshot = new Map<string, string>()
   /** Each stored key's value exactly as stored (encoded), the `expected` of `update()`. */
   private stored = new Map<string, string>()
-  /** The ID the client holds and the store knows; undefined for a fresh stash. */
-  private id: string | undefined
   private record: string | undefined
-  /** A new ID was issued during this request: the cookie must carry it. */
-  private issued = false
-  /** The cookie verified with an old secret, or names another node: re-sign it. */
-  private resign = false
-  /** The node hint the cookie carried (cross-node recovery). */
-  private hint: string | undefined
-  /** `reset()` dropped the ID: clear the cookie unless a new ID replaces it. */
-  private cleared = false
+  /** The SHA-256 of the ID the client presented, kept after a miss: `rotate()` looks for its anonymous record. */
+  private presented: string | undefined
   /** The record is known to exist in the store (loaded, or written by this request). */
   private persisted = false
+  /** This request pushed the record's expiry out (a load with touch, or a write). */
+  private slid = false
+  /** The record key was made for this request's session value (a new ID, or `rotate()`). */
+  private bound = false
   /** The runtime's keep-alive slides this stash's expiry (see {@link RequestState.keepAlive}). */
   private keptAlive = false
   /** The application ended the response: the end-of-request commit has started. */
@@ -66,20 +67,21 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     readonly res: ServerResponse,
     /** The `next` of the middleware that created this state: where a failed final commit goes. */
     private readonly next: NextFunction,
-    private readonly owner: string | undefined,
+    /** The owner the record key is bound to (`sessionKey`), as the request began. */
+    private owner: string | undefined,
     keys: readonly string[],
     public ttl: number,
   ) {
     this.keys = keys
+    this.cookie = new RequestCookie(runtime.options, runtime.adapter, runtime.secrets)
     this.data = new StashObject(this)
   }
 
   /** Adopts an ID read from a verified cookie; `load` confirms the store knows it. */
-  adopt({ id, resign, hash, hint }: VerifiedId): void {
-    this.id = id
-    this.resign = resign || hintIsStale(this.runtime.adapter, hint)
-    this.hint = hint
-    this.record = recordKeyOfHash(hash, this.owner)
+  adopt(verified: VerifiedId): void {
+    this.cookie.adopt(verified)
+    this.presented = verified.hash
+    this.record = recordKeyOfHash(verified.hash, this.owner)
   }
 
   /**
@@ -92,7 +94,9 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     if (record === undefined || keys.length === 0) return
     let values: (string | undefined)[] | undefined
     try {
-      values = await this.runtime.call(() => loadOrRecover(adapter, record, keys, options.touch ? ttl : undefined, this.hint))
+      values = await this.runtime.call(() =>
+        loadOrRecover(adapter, record, keys, options.touch ? ttl : undefined, this.cookie.hint),
+      )
     } catch (err) {
       // The whole record was garbage (the store already removed it): report it, start fresh.
       if (!(err instanceof StashError) || err.code !== 'ERR_STASH_CORRUPT') throw err
@@ -108,6 +112,7 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     }
     stats.hits++
     this.persisted = true
+    this.slid ||= options.touch
     this.keepAlive()
     const data = this.data as unknown as Record<string, unknown>
     for (let i = 0; i < keys.length; i++) {
@@ -148,17 +153,19 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
 
   /**
    * Called before the request moves on to the application: hooks the headers when this request
-   * may have to send a cookie (a fresh stash, a re-sign, rolling). A returning client's request
-   * that changes none of that skips the hook; `issue()`, `rotate()` and `reset()` add it.
+   * may have to send a cookie (a fresh stash, a re-sign, rolling, a lifetime cut to the ttl). A
+   * returning client's request that changes none of that skips the hook; `issue()`, `rotate()`,
+   * `reset()` and a change of `req.stash.cookie.maxAge` add it.
    */
   watchHeadersIfCookieMayChange(): void {
-    if (!this.persisted || this.resign || this.runtime.options.rolling) this.watchHeaders()
+    if (!this.persisted || this.cookie.mayResend(this.ttl)) this.watchHeaders()
   }
 
   /** The `res.end` hook: `undefined` when nothing is left to do, else the pending commit. */
   beforeEnd(): Promise<void> | undefined {
     this.ending = true
     if (this.keptAlive) this.runtime.keepAlive.delete(this)
+    if (this.runtime.warnings.enabled) this.warnOfLosses()
     if (this.pending > 0) return this.enqueue(() => this.commit(this.collect()))
     let changes: Changes | undefined
     try {
@@ -166,23 +173,19 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     } catch (err) {
       return Promise.reject(err)
     }
-    return changes === undefined ? undefined : this.enqueue(() => this.commit(changes))
+    if (changes === undefined && !this.mustConfirmRecord()) return undefined
+    return this.enqueue(() => this.commit(changes))
   }
 
-  /** The `writeHead` hook: sends the cookie when a new ID was issued, on re-sign, or when rolling. */
+  /** The `writeHead` hook: adds the cookie when a new ID was issued, to re-sign it, clear it, or change its lifetime. */
   beforeHeaders(writeHeadHeaders: unknown): void {
-    const { cookie, rolling } = this.runtime.options
     // Headers going out before the end (explicit writeHead, streaming) while a fresh stash holds
     // data: issue its ID now, so the cookie can still carry it; the data is written at the end.
-    if (!this.persisted && !this.issued && !this.ending && this.available && this.pending === 0 && this.keys.length > 0) {
+    if (!this.persisted && !this.cookie.issued && !this.ending && this.available && this.pending === 0 && this.keys.length > 0) {
       if (this.safeCollect()?.set.size) this.issue()
     }
-    if (this.id !== undefined && (this.issued || ((this.resign || rolling) && this.persisted))) {
-      const value = signedValue(this.runtime, this.id)
-      appendSetCookie(this.res, idCookie(cookie, isSecure(this.req, cookie.secure), value), writeHeadHeaders)
-    } else if (this.id === undefined && this.cleared) {
-      appendSetCookie(this.res, idCookie(cookie, isSecure(this.req, cookie.secure), undefined), writeHeadHeaders)
-    }
+    const line = this.cookie.setCookie(this.req, { persisted: this.persisted, slid: this.slid, ttl: this.ttl })
+    if (line !== undefined) appendSetCookie(this.res, line, writeHeadHeaders)
   }
 
   /** The final commit failed: the error replaces the response when it still can, else it is reported. */
@@ -196,53 +199,89 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     this.next(err)
   }
 
+  /** `req.stash.cookie.maxAge = seconds`: this client's cookie lifetime, from this response on. */
+  setCookieMaxAge(seconds: unknown): void {
+    this.cookie.setMaxAge(seconds)
+    if (this.cookie.changed) this.watchHeaders()
+  }
+
   /** `req.stash.save()`: persist what changed now. */
   save(): Promise<void> {
     return this.enqueue(() => this.commit(this.collect()))
   }
 
-  /** `req.stash.reset()`: delete the stored record now and empty the stash. */
+  /** `req.stash.reset()`: delete the stored record now, empty the stash and clear the cookie. */
   reset(): Promise<void> {
     this.watchHeaders()
     return this.enqueue(async () => {
       const record = this.record
       if (record !== undefined) {
+        // Tried even when the load failed (`onUnavailable: 'continue'`): a logout must not be dropped.
         await this.runtime.call(() => this.runtime.adapter.delete(record), 'write')
         log('reset %s', recordLabel(record))
       }
       for (const key of Object.keys(this.data)) delete (this.data as unknown as Record<string, unknown>)[key]
-      this.cleared = this.id !== undefined
+      this.cookie.clear()
       this.forgetAll()
+      this.presented = undefined
     })
   }
 
-  /** `req.stash.rotate()`: move the stored record to a new ID, atomically where the store allows. */
+  /**
+   * `req.stash.rotate()`: when the client presented an ID whose record exists, moves the whole
+   * record (every key, loaded or not) to a new ID bound to the request's session value now, and
+   * deletes the old one; the response carries the new cookie. A stash is carried from anonymous
+   * to bound (the login) and within one binding, never from one user to another: another user's
+   * stash is deleted instead. Without a record there is nothing an attacker could have planted:
+   * a fresh ID is issued once something is stored.
+   */
   rotate(): Promise<void> {
     this.watchHeaders()
     return this.enqueue(async () => {
-      const { adapter, codec } = this.runtime
-      const from = this.record
-      if (from === undefined || !this.persisted) return
-      this.assertCookieWritable('rotate the stash ID')
-      const all = (await this.runtime.call(() => adapter.readAll(from))) ?? {}
-      const id = newStashId()
-      const to = recordKeyOf(id, this.owner)
-      const fields: Record<string, string> = {}
-      for (const [field, stored] of Object.entries(all)) {
-        const decoded = codec.decode(from, field, stored)
-        if (decoded.kind === 'value') fields[field] = codec.encode(to, field, decoded.json)
-        else
-          this.runtime.reportCorrupt(
-            corruptError(field, decoded.kind === 'corrupt' ? decoded.reason : 'written under another version'),
-          )
+      const owner = this.runtime.ownerOf(this.req)
+      if (this.record !== undefined || this.presented !== undefined) this.assertCookieWritable('rotate the stash ID')
+      const found = await this.findRecordToRotate()
+      this.owner = owner
+      this.bound = true
+      if (found === undefined) {
+        // Loaded values (if any) now count as unsaved: the commit writes them under a fresh ID.
+        return this.forgetAll()
       }
-      await this.runtime.call(() => adapter.move(from, to, fields, this.ttl), 'write')
+      const [from, all] = found
+      const previous = ownerOfKey(from)
+      if (previous !== undefined && previous !== owner) {
+        await this.runtime.call(() => this.runtime.adapter.delete(from), 'write')
+        log('rotate %s: bound to another session value; deleted, not carried over', recordLabel(from))
+        for (const key of Object.keys(this.data)) delete (this.data as unknown as Record<string, unknown>)[key]
+        this.cookie.drop()
+        return this.forgetAll()
+      }
+      const id = newStashId()
+      const to = recordKeyOf(id, owner)
+      const fields = this.reencode(from, to, all)
+      await this.runtime.call(() => this.runtime.adapter.move(from, to, fields, this.ttl), 'write')
       log('rotate %s -> %s', recordLabel(from), recordLabel(to))
       this.stored = new Map(Object.entries(fields))
-      this.id = id
       this.record = to
-      this.issued = true
+      this.persisted = true
+      this.slid = true
+      this.cookie.issue(id)
     })
+  }
+
+  /**
+   * The record `rotate()` moves, with its fields: this request's record, else (for a request
+   * bound to a session value) the anonymous record of the ID the client presented, which a
+   * request that brought the value with it could not load.
+   */
+  private async findRecordToRotate(): Promise<[string, Record<string, string>] | undefined> {
+    const anonymous = this.presented === undefined ? undefined : recordKeyOfHash(this.presented, undefined)
+    for (const key of new Set([this.record, anonymous])) {
+      if (key === undefined) continue
+      const all = await this.runtime.call(() => this.runtime.adapter.readAll(key))
+      if (all !== undefined) return [key, all]
+    }
+    return undefined
   }
 
   /** `req.stash.update(key, fn)`: atomic read-modify-write of one stored key. */
@@ -253,40 +292,50 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
       )
     }
     return this.enqueue(async () => {
-      const { adapter, codec, options } = this.runtime
       if (!this.available) throw this.runtime.unavailableWrite()
-      if (!this.persisted) this.issueIfNeeded()
-      const record = this.record!
-      let expected = this.stored.get(key)
-      for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-        const decoded = expected === undefined ? undefined : codec.decode(record, key, expected)
-        const current = decoded?.kind === 'value' ? decoded.value : undefined
-        const next = await fn(current)
-        const json = serialize(key, next)
-        const stored = json === undefined ? undefined : codec.encode(record, key, json)
-        const result = await this.guard(() =>
-          adapter.compareAndSet(record, { field: key, expected, next: stored, ttl: this.ttl, maxBytes: options.maxBytes }),
-        )
-        if (result.ok) {
-          this.persisted = true
-          if (stored !== undefined) this.runtime.stats.bytesWritten += Buffer.byteLength(key) + Buffer.byteLength(stored)
-          if (log.enabled) log('update %s: "%s" after %d attempt(s)', recordLabel(record), key, attempt + 1)
-          const data = this.data as unknown as Record<string, unknown>
-          if (json === undefined) {
-            this.snapshot.delete(key)
-            this.stored.delete(key)
-            delete data[key]
-          } else {
-            this.snapshot.set(key, json)
-            this.stored.set(key, stored!)
-            data[key] = next
-          }
-          return next
-        }
-        expected = result.current
+      try {
+        return await this.swap(key, fn)
+      } catch (err) {
+        if (!this.persisted) this.forget() // a new ID that stored nothing is never sent
+        throw err
       }
-      throw new StashError('ERR_STASH_CONFLICT', `update("${key}") lost ${UPDATE_ATTEMPTS} races in a row`)
     })
+  }
+
+  /** The compare-and-set loop of {@link RequestState.update}. */
+  private async swap(key: string, fn: (current: unknown) => unknown): Promise<unknown> {
+    const { adapter, codec, options } = this.runtime
+    if (!this.persisted) this.issueIfNeeded()
+    const record = this.record!
+    let expected = this.stored.get(key)
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      const decoded = expected === undefined ? undefined : codec.decode(record, key, expected)
+      const current = decoded?.kind === 'value' ? decoded.value : undefined
+      const next = await fn(current)
+      const json = storedJson(key, next)
+      if (json !== undefined) assertRoundTrips(key, next)
+      const stored = json === undefined ? undefined : codec.encode(record, key, json)
+      const result = await this.guard(() =>
+        adapter.compareAndSet(record, { field: key, expected, next: stored, ttl: this.ttl, maxBytes: options.maxBytes }),
+      )
+      if (result.ok) {
+        if (stored !== undefined) this.runtime.stats.bytesWritten += Buffer.byteLength(key) + Buffer.byteLength(stored)
+        if (log.enabled) log('update %s: "%s" after %d attempt(s)', recordLabel(record), key, attempt + 1)
+        const data = this.data as unknown as Record<string, unknown>
+        if (json === undefined) {
+          this.snapshot.delete(key)
+          this.stored.delete(key)
+          delete data[key]
+        } else {
+          this.snapshot.set(key, json)
+          this.stored.set(key, stored!)
+          data[key] = next
+        }
+        return next
+      }
+      expected = result.current
+    }
+    throw new StashError('ERR_STASH_CONFLICT', `update("${key}") lost ${UPDATE_ATTEMPTS} races in a row`)
   }
 
   /** Compares every stored key with its snapshot; `undefined` when nothing changed. */
@@ -294,22 +343,25 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     let changes: Changes | undefined
     const data = this.data as unknown as Record<string, unknown>
     for (const key of this.keys) {
-      const json = serialize(key, data[key])
+      const json = storedJson(key, data[key])
       const before = this.snapshot.get(key)
       if (json === before || (json === undefined && before === undefined)) continue
       changes ??= { set: new Map(), del: [] }
       if (json === undefined) changes.del.push(key)
-      else changes.set.set(key, json)
+      else {
+        assertRoundTrips(key, data[key])
+        changes.set.set(key, json)
+      }
     }
     return changes
   }
 
   private async commit(changes: Changes | undefined): Promise<void> {
-    if (changes === undefined) return
+    if (changes === undefined) return this.confirmRecord()
     if (!this.available) throw this.runtime.unavailableWrite()
     // Writes go to a record the store confirmed, or to a new ID: an unconfirmed ID is never adopted.
     if (!this.persisted) {
-      if (changes.set.size === 0) return
+      if (changes.set.size === 0) return this.confirmRecord()
       this.issueIfNeeded()
     }
     const record = this.record!
@@ -339,6 +391,24 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
   }
 
   /**
+   * A new cookie lifetime for an ID this request did not load (a route without stored keys):
+   * the record must exist, and live at least as long as the cookie will.
+   */
+  private mustConfirmRecord(): boolean {
+    return this.cookie.changed && !this.persisted && this.record !== undefined && this.available
+  }
+
+  /** Confirms (and slides) the record of {@link RequestState.mustConfirmRecord}; a missing one drops the ID. */
+  private async confirmRecord(): Promise<void> {
+    if (!this.mustConfirmRecord()) return
+    const record = this.record!
+    if (await this.runtime.call(() => this.runtime.adapter.touch(record, this.ttl))) {
+      this.persisted = true
+      this.slid = true
+    } else this.forget()
+  }
+
+  /**
    * Runs a store call that creates or changes the record. When a freshly issued ID's first
    * write fails, the ID is dropped, so no cookie points at a record that does not exist.
    */
@@ -346,11 +416,38 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     try {
       const result = await this.runtime.call(operation, 'write')
       this.persisted = true
+      this.slid = true
       this.keepAlive()
       return result
     } catch (err) {
       if (!this.persisted) this.forget()
       throw err
+    }
+  }
+
+  /** The fields of record `from`, authenticated and encoded anew for record `to`; corrupt ones are reported and left behind. */
+  private reencode(from: string, to: string, all: Record<string, string>): Record<string, string> {
+    const { codec } = this.runtime
+    const fields: Record<string, string> = {}
+    for (const [field, stored] of Object.entries(all)) {
+      const decoded = codec.decode(from, field, stored)
+      if (decoded.kind === 'value') fields[field] = codec.encode(to, field, decoded.json)
+      else {
+        const reason = decoded.kind === 'corrupt' ? decoded.reason : 'written under another version'
+        this.runtime.reportCorrupt(corruptError(field, reason))
+      }
+    }
+    return fields
+  }
+
+  /** Development warnings of data this request would lose without a sign (see {@link DevWarnings}). */
+  private warnOfLosses(): void {
+    const { warnings, declaredKeys, options } = this.runtime
+    for (const key of Object.keys(this.data)) {
+      if (!this.keys.includes(key) && declaredKeys.has(key)) warnings.unstoredKey(this.req, key)
+    }
+    if (options.sessionKey !== undefined && this.persisted && !this.bound && this.ownerNow() !== this.owner) {
+      warnings.bindingChanged(this.req)
     }
   }
 
@@ -385,19 +482,29 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     hookHeaders(this.res, this)
   }
 
+  /** A new ID, bound to the request's session value as it is now. */
   private issue(): void {
     this.watchHeaders()
     const id = newStashId()
-    this.id = id
+    this.owner = this.ownerNow()
+    this.bound = true
     this.record = recordKeyOf(id, this.owner)
     if (log.enabled) log('new stash %s', recordLabel(this.record))
-    this.issued = true
-    this.cleared = false
+    this.cookie.issue(id)
+  }
+
+  /** The owner of the request's session value now; the one it began with when the value is of a wrong type (reported at load). */
+  private ownerNow(): string | undefined {
+    try {
+      return this.runtime.ownerOf(this.req)
+    } catch {
+      return this.owner
+    }
   }
 
   /** A write to an unconfirmed record goes to a new ID, unless this request issued one already. */
   private issueIfNeeded(): void {
-    if (this.issued) return
+    if (this.cookie.issued) return
     this.assertCookieWritable('store a new stash')
     this.issue()
   }
@@ -421,10 +528,8 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
 
   private forget(): void {
     this.persisted = false
-    this.id = undefined
     this.record = undefined
-    this.issued = false
-    this.resign = false
+    this.cookie.forget()
   }
 
   private forgetAll(): void {
@@ -442,21 +547,6 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
       () => this.pending--,
     )
     return run
-  }
-}
-
-/** JSON of a stored key's value; `undefined` for undefined (the key is removed). */
-function serialize(key: string, value: unknown): string | undefined {
-  try {
-    return JSON.stringify(value)
-  } catch (err) {
-    throw new StashError(
-      'ERR_STASH_SERIALIZE',
-      `value of stored key "${key}" cannot be serialized to JSON: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    )
   }
 }
 

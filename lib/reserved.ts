@@ -1,5 +1,5 @@
 /** Methods of `req.stash`: their names cannot be data keys. */
-export const STASH_METHODS = Object.freeze(['save', 'reset', 'rotate', 'update', 'available'] as const)
+export const STASH_METHODS = Object.freeze(['save', 'reset', 'rotate', 'update', 'available', 'cookie'] as const)
 
 /**
  * Names a stored key may not use: the stash's methods, everything on `Object.prototype`

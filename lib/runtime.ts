@@ -4,13 +4,15 @@ import { performance } from 'node:perf_hooks'
 import type { StashAdapter } from './adapter.js'
 import type { Codec } from './codec.js'
 import { readId } from './cookie.js'
+import { CircuitBreaker } from './breaker.js'
+import { DevWarnings } from './dev-warnings.js'
 import { StashError, StashUnavailableError } from './errors.js'
-import { sha256 } from './ids.js'
 import type { ResolvedOptions } from './options.js'
 import { KeepAlive } from './keep-alive.js'
 import { log } from './log.js'
 import { RequestState } from './request-state.js'
 import { hookEnd } from './response-hooks.js'
+import { requestOwner } from './session-binding.js'
 import { requestStateOf } from './stash.js'
 import { StatsRecorder } from './stats.js'
 import { VerifiedCookies } from './verified-cookies.js'
@@ -25,8 +27,12 @@ export class StashRuntime {
   readonly stats = new StatsRecorder()
   /** Slides the expiry of stashes whose responses stay open. */
   readonly keepAlive = new KeepAlive()
+  /** Warnings of mistakes that would lose data without a sign (development, `DEBUG`). */
+  readonly warnings = new DevWarnings()
+  /** Every stored key of this instance and of its routes: a write to one of them on a route that does not store it is warned of. */
+  readonly declaredKeys: Set<string>
   private readonly verifiedCookies = new VerifiedCookies()
-  private storeAvailable = true
+  private readonly breaker = new CircuitBreaker()
 
   constructor(
     readonly options: ResolvedOptions,
@@ -34,7 +40,9 @@ export class StashRuntime {
     readonly secrets: readonly string[],
     readonly codec: Codec,
     private readonly events: EventEmitter,
-  ) {}
+  ) {
+    this.declaredKeys = new Set(options.storedKeys)
+  }
 
   /** Attaches (or extends) `req.stash` with `keys`, then calls `next`. */
   handle(req: IncomingMessage, res: ServerResponse, next: NextFunction, keys: readonly string[], ttl: number): void {
@@ -42,7 +50,13 @@ export class StashRuntime {
     if (existing !== undefined) {
       const state = requestStateOf(existing)
       if (state?.runtime !== this) {
-        return next(new TypeError('express-stash: req.stash is already set by another stash instance or by the application'))
+        return next(
+          new TypeError(
+            state === undefined
+              ? 'express-stash: req.stash is already set by the application (or by another copy of express-stash); it cannot be replaced'
+              : 'express-stash: this request already has a stash of another instance: one request carries one stash instance. Mount the other instance on other paths, or use one instance with stash.route({ storedKeys }) for more keys',
+          ),
+        )
       }
       state.extend(keys, ttl).then(
         () => proceed(state, next),
@@ -51,12 +65,10 @@ export class StashRuntime {
       return
     }
     let owner: string | undefined
-    if (this.options.sessionKey !== undefined) {
-      try {
-        owner = this.ownerOf(req)
-      } catch (err) {
-        return next(err)
-      }
+    try {
+      owner = this.ownerOf(req)
+    } catch (err) {
+      return next(err)
     }
     const state = new RequestState(this, req, res, next, owner, keys, ttl)
     ;(req as { stash?: unknown }).stash = state.data
@@ -71,10 +83,13 @@ export class StashRuntime {
   }
 
   /**
-   * Runs one adapter call and classifies its failure: a failed read means the store is
-   * unavailable; a failed write is `ERR_STASH_WRITE`. Emits `'unavailable'`/`'available'`.
+   * Runs one adapter call behind the circuit breaker and classifies its failure: a failed read
+   * means the store is unavailable; a failed write is `ERR_STASH_WRITE`. While the breaker is
+   * open, calls fail at once with `StashUnavailableError`. Emits `'unavailable'`/`'available'`.
    */
   call<T>(operation: () => Promise<T>, kind: 'read' | 'write' = 'read'): Promise<T> {
+    const admission = this.breaker.admit()
+    if (admission === 'refuse') return Promise.reject(this.refused())
     const started = performance.now()
     let pending: Promise<T>
     try {
@@ -86,19 +101,28 @@ export class StashRuntime {
       (result) => {
         this.stats.recordCall(started)
         if (kind === 'write') this.stats.writes++
-        if (!this.storeAvailable) {
-          this.storeAvailable = true
-          log('the %s store answers again', this.adapter.kind)
-          this.events.emit('available')
-        }
+        this.answered()
         return result
       },
       (err: unknown) => {
         this.stats.recordCall(started)
         this.stats.errors++
-        throw this.classify(err, kind)
+        const failure = this.classify(err, kind)
+        if (failure instanceof StashUnavailableError) {
+          if (this.breaker.failed(failure, admission === 'probe')) {
+            log('the %s store is unavailable: %s', this.adapter.kind, (err as Error)?.message ?? err)
+            this.events.emit('unavailable', failure)
+          }
+        } else this.answered()
+        throw failure
       },
     )
+  }
+
+  /** Resolves once the adapter can serve; rejects with the reason it cannot (see `stash.ready()`). */
+  async ready(timeout: number): Promise<void> {
+    await this.adapter.ready?.(timeout)
+    this.answered()
   }
 
   /** Emits `'error'`, or logs when nobody listens (an unhandled `'error'` event would crash the process). */
@@ -125,16 +149,30 @@ export class StashRuntime {
     return new StashUnavailableError('the store was unavailable when this request loaded its stash; its write was dropped')
   }
 
+  /** The store answered (whatever the answer): a breaker that was open closes. */
+  private answered(): void {
+    if (this.breaker.answered()) {
+      log('the %s store answers again', this.adapter.kind)
+      this.events.emit('available')
+    }
+  }
+
+  /** The error of a call the open breaker refused. */
+  private refused(): StashUnavailableError {
+    this.stats.errors++
+    const cause = this.breaker.lastFailure
+    return new StashUnavailableError(
+      `the ${this.adapter.kind} store is unavailable (${(cause as Error)?.message ?? 'it failed'}); the next try goes out in ${this.breaker.retryIn} ms`,
+      { cause },
+    )
+  }
+
   private classify(err: unknown, kind: 'read' | 'write'): StashError {
-    if (err instanceof StashUnavailableError || (!(err instanceof StashError) && kind === 'read')) {
-      if (this.storeAvailable) {
-        this.storeAvailable = false
-        log('the %s store is unavailable: %s', this.adapter.kind, (err as Error)?.message)
-        this.events.emit('unavailable', err)
-      }
-      return err instanceof StashUnavailableError
-        ? err
-        : new StashUnavailableError(`the ${this.adapter.kind} store failed to answer: ${(err as Error)?.message}`, { cause: err })
+    if (err instanceof StashUnavailableError) return err
+    if (!(err instanceof StashError) && kind === 'read') {
+      return new StashUnavailableError(`the ${this.adapter.kind} store failed to answer: ${(err as Error)?.message}`, {
+        cause: err,
+      })
     }
     if (err instanceof StashError) return err
     return new StashError('ERR_STASH_WRITE', `the ${this.adapter.kind} store failed a write: ${(err as Error)?.message}`, {
@@ -151,22 +189,13 @@ export class StashRuntime {
     next(err)
   }
 
-  private ownerOf(req: IncomingMessage): string {
-    const key = this.options.sessionKey!
-    const found =
-      typeof key === 'function'
-        ? sessionValue(key(req))
-        : (sessionValue((req as { session?: Record<string, unknown> }).session?.[key]) ??
-          sessionValue((req as { signedCookies?: Record<string, unknown> }).signedCookies?.[key]))
-    if (found === undefined) {
-      const where =
-        typeof key === 'function' ? 'the sessionKey function returned none' : `looked in req.session and req.signedCookies`
-      throw new StashError(
-        'ERR_STASH_SESSION_KEY',
-        `sessionKey ${typeof key === 'function' ? '' : `"${key}" `}has no value on this request (${where})`,
-      )
-    }
-    return sha256(found)
+  /**
+   * The owner a stash of this request is bound to now (`sessionKey`): undefined without the
+   * option or without a session value (an anonymous stash).
+   */
+  ownerOf(req: IncomingMessage): string | undefined {
+    const key = this.options.sessionKey
+    return key === undefined ? undefined : requestOwner(req, key)
   }
 }
 
@@ -174,10 +203,4 @@ export class StashRuntime {
 function proceed(state: RequestState, next: NextFunction): void {
   state.watchHeadersIfCookieMayChange()
   next()
-}
-
-function sessionValue(value: unknown): string | undefined {
-  if (typeof value === 'string') return value === '' ? undefined : value
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
-  return undefined
 }

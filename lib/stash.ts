@@ -1,4 +1,5 @@
 import type { RequestState } from './request-state.js'
+import type { StashCookie } from './request-cookie.js'
 import { STASH_METHODS } from './reserved.js'
 
 let stateOf: (stash: StashObject) => RequestState
@@ -10,6 +11,7 @@ let stateOf: (stash: StashObject) => RequestState
  */
 export class StashObject {
   readonly #state: RequestState
+  #cookie: StashCookie | undefined
 
   static {
     stateOf = (stash) => stash.#state
@@ -22,6 +24,17 @@ export class StashObject {
   /** False when the store could not answer and `onUnavailable` is `'continue'`: writes are dropped. */
   get available(): boolean {
     return this.#state.available
+  }
+
+  /** This client's cookie settings: `req.stash.cookie.maxAge = seconds` makes the cookie persistent (remember me). */
+  get cookie(): StashCookie {
+    const state = this.#state
+    this.#cookie ??= Object.defineProperty({} as StashCookie, 'maxAge', {
+      enumerable: true,
+      get: () => state.cookie.maxAge,
+      set: (seconds: unknown) => state.setCookieMaxAge(seconds),
+    })
+    return this.#cookie
   }
 
   /** Persists what changed now (e.g. before streaming a long response). */

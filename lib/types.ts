@@ -1,6 +1,8 @@
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { StashAdmin } from './admin.js'
+import type { JsonSafeKey } from './json-types.js'
+import type { StashCookie } from './request-cookie.js'
 import type { RouteOptions } from './options.js'
 import type { StashStats } from './stats.js'
 
@@ -20,18 +22,29 @@ export interface StashData {}
 export interface StashMethods<Data extends object = StashData> {
   /** False when the store could not answer and `onUnavailable` is `'continue'`: writes are dropped. */
   readonly available: boolean
+  /**
+   * This client's cookie settings. `req.stash.cookie.maxAge = seconds` makes this client's
+   * cookie persistent from this response on (remember me) while others keep the instance's;
+   * `rotate()` keeps it, `reset()` clears it, and its `Max-Age` never exceeds the ttl.
+   */
+  readonly cookie: StashCookie
   /** Persists what changed now, e.g. before streaming a long response. */
   save(): Promise<void>
-  /** Deletes all stored state of this stash now and empties it (LiveStash `reset_stash`). */
+  /** Deletes all stored state of this stash now, empties it and clears the cookie (LiveStash `reset_stash`); call it on logout. */
   reset(): Promise<void>
-  /** Moves the stash to a new ID, same data, old record deleted: call it on login. */
+  /**
+   * Moves the whole stash (every stored key, loaded or not) to a new ID bound to the session
+   * value the request has now, deletes the old record and sends the new cookie: call it on
+   * login and on privilege changes. Rejects when the store cannot do it.
+   */
   rotate(): Promise<void>
   /**
    * Atomically replaces a stored key of this route with `fn(current)` against the store,
    * retrying on concurrent changes: N concurrent `update('n', (n) => (n ?? 0) + 1)` give N.
-   * Returning `undefined` removes the key. Resolves to the value written.
+   * Returning `undefined` removes the key. Resolves to the value written. The key's value type
+   * must survive JSON ({@link JsonSafeKey}).
    */
-  update<Key extends keyof Data & string>(
+  update<Key extends JsonSafeKey<Data>>(
     key: Key,
     fn: (current: Data[Key] | undefined) => Data[Key] | undefined | Promise<Data[Key] | undefined>,
   ): Promise<Data[Key] | undefined>
@@ -41,10 +54,12 @@ export interface StashMethods<Data extends object = StashData> {
 export type Stash<Data extends object = StashData> = Partial<Data> & StashMethods<Data>
 
 /**
- * A key `storedKeys` accepts: a key of `Data`, or any string while `Data` declares none (an
- * application that does not type its stash).
+ * A key `storedKeys` accepts: a key of `Data` whose value type JSON round-trips (not a `Date`,
+ * `Map`, `Set`, `bigint`, function or class instance: see {@link JsonSafeKey}), or any string
+ * while `Data` declares none (an application that does not type its stash). Keys used only
+ * within one request may hold any type.
  */
-export type StoredKey<Data extends object = StashData> = [keyof Data] extends [never] ? string : Extract<keyof Data, string>
+export type StoredKey<Data extends object = StashData> = [keyof Data] extends [never] ? string : JsonSafeKey<Data>
 
 /**
  * A request whose `req.stash` is typed with `Data`. The global `req.stash` of Express and
@@ -88,8 +103,15 @@ export interface StashMiddleware<Data extends object = StashData> extends StashH
    * applies `ttl`. On a request that already has a stash, it loads only the keys not loaded yet.
    */
   route(options?: RouteOptions<Data>): StashHandler
-  /** Closes what this instance opened: its adapter's timers and clients. */
+  /** Closes what this instance opened: its adapter's timers and clients. Resolves, never rejects. */
   close(): Promise<void>
+  /**
+   * Resolves once the adapter can serve (for Redis: connected, authenticated and answering);
+   * rejects with `StashUnavailableError` naming the reason (a bad URL, a wrong password, a
+   * missing driver package, an unreachable server) after at most `timeout` milliseconds
+   * (default 10,000). Await it at boot so that a misconfigured app fails at start.
+   */
+  ready(options?: { timeout?: number }): Promise<void>
   /** A snapshot of this instance's counters and store latency since it was created. */
   stats(): StashStats
   /** @internal Carries the data type; never set. */

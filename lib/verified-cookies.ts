@@ -12,6 +12,16 @@ export interface VerifiedId {
   readonly hash: string
   /** The node hint signed with the ID (cross-node recovery); absent in cookies without one. */
   readonly hint?: string
+  /** The client's own cookie lifetime in seconds (`req.stash.cookie.maxAge`), signed with the ID. */
+  readonly maxAge?: number
+}
+
+/** What a cookie value whose signature verified says. */
+export interface VerifiedCookie {
+  readonly id: string
+  readonly resign: boolean
+  readonly hint: string | undefined
+  readonly maxAge: number | undefined
 }
 
 /**
@@ -29,8 +39,14 @@ export class VerifiedCookies {
   }
 
   /** Remembers a cookie value whose signature verified. */
-  remember(value: string, id: string, resign: boolean, hint?: string): VerifiedId {
-    const verified: VerifiedId = hint === undefined ? { id, resign, hash: sha256(id) } : { id, resign, hash: sha256(id), hint }
+  remember(value: string, { id, resign, hint, maxAge }: VerifiedCookie): VerifiedId {
+    const verified: VerifiedId = {
+      id,
+      resign,
+      hash: sha256(id),
+      ...(hint === undefined ? {} : { hint }),
+      ...(maxAge === undefined ? {} : { maxAge }),
+    }
     if (this.values.size >= CAPACITY) this.values.delete(this.values.keys().next().value!)
     this.values.set(value, verified)
     return verified

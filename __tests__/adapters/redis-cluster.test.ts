@@ -95,3 +95,29 @@ it.each(['node-redis', 'ioredis'])(
     await Promise.all([stash.close(), bystander.close()])
   },
 )
+
+it.each(['node-redis', 'ioredis'])(
+  'binds an anonymous stash at login on the cluster via %s: the record crosses hash slots and joins the user index',
+  async (kind) => {
+    const client = kind === 'node-redis' ? nodeRedis : ioredis
+    const stash = createStash({
+      secret: 's',
+      storedKeys: ['n'],
+      sessionKey: (req) => req.headers['x-user'] as string | undefined,
+      adapter: redisAdapter({ client, prefix: prefix() }),
+    })
+    const app = express().use(stash)
+    app.get('/', (req, res) => res.json({ n: (req.stash.n = (req.stash.n ?? 0) + 1) }))
+    app.post('/login', async (req, res) => {
+      await req.stash.rotate()
+      res.json({})
+    })
+    const anonymous = await request(app).get('/').expect(200, { n: 1 })
+    const login = await request(app).post('/login').set('X-User', 'carol').set('Cookie', cookiePair(anonymous)).expect(200)
+    await request(app).get('/').set('X-User', 'carol').set('Cookie', cookiePair(login)).expect(200, { n: 2 })
+    await request(app).get('/').set('Cookie', cookiePair(anonymous)).expect(200, { n: 1 }) // the anonymous record is gone
+    expect((await stash.listFor('carol')).map((entry) => entry.data)).toEqual([{ n: 2 }])
+    expect(await stash.revokeAll('carol')).toBe(1)
+    await stash.close()
+  },
+)

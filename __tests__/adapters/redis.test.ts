@@ -17,7 +17,7 @@ let ioredis: Redis
 // Older supported majors: node-redis 4 and 5, ioredis 5.
 let nodeRedis4: ReturnType<typeof createClient4>
 let nodeRedis5: ReturnType<typeof createClient5>
-let ioredis5: Redis
+let ioredis5: Redis5
 const prefix = () => `test:${randomBytes(6).toString('base64url')}:`
 
 beforeAll(async () => {

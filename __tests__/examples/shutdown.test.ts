@@ -117,6 +117,13 @@ describe('single-process examples: SIGTERM with a keep-alive connection open exi
       ],
     },
     {
+      file: 'shop.ts',
+      calls: [
+        ['GET', '/cart'],
+        ['POST', '/logout'],
+      ],
+    },
+    {
       file: 'wizard.ts',
       calls: [
         ['GET', '/step/1'],

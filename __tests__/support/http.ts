@@ -18,10 +18,10 @@ export function cookiePair(res: Response, name = 'stash'): string {
   return line.split(';')[0]!
 }
 
-/** The decoded stash ID inside a `name=s:ID.MAC` pair. */
+/** The decoded stash ID inside a `name=s:ID.MAC` pair (with its `~hint`, without the `!maxAge` of remember me). */
 export function idOf(pair: string): string {
   const value = decodeURIComponent(pair.slice(pair.indexOf('=') + 1))
-  return value.slice(2, value.lastIndexOf('.'))
+  return value.slice(2, value.lastIndexOf('.')).replace(/!\d+$/, '')
 }
 
 /** A supertest `.expect()` assertion: the response sets no stash cookie. */

@@ -25,7 +25,7 @@ expectAssignable<RedisAdapterOptions>({ scanCount: '100' })
 const store = new StashSessionStore({ adapter: redisAdapter('redis://127.0.0.1:6379'), ttl: 3600 })
 expectAssignable<Store>(store)
 expectAssignable<StashSessionStoreOptions>({ adapter: memoryAdapter(), ttl: (s) => (s.cookie.maxAge ?? 60_000) / 1000 })
-// @ts-expect-error the adapter is required
+// The adapter defaults to a memoryAdapter() of the store's own.
 expectAssignable<StashSessionStoreOptions>({ ttl: 60 })
 // @ts-expect-error connect-redis's client option does not exist: wrap the client in redisAdapter()
 expectAssignable<StashSessionStoreOptions>({ adapter: memoryAdapter(), client: {} })

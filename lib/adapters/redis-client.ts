@@ -1,28 +1,32 @@
 import { StashError, StashUnavailableError } from '../errors.js'
 import type { RedisScript } from './redis-scripts.js'
 
-/** The part of a node-redis client (v4 and later) the adapter uses. */
+/**
+ * The part of a node-redis client (v4 and later) the adapter uses.
+ *
+ * `options` is typed `object`: the adapter passes {@link NodeRedisCommandOptions}, which
+ * node-redis 4's `ClientCommandOptions` does not declare (v4 ignores `timeout`), and a typed
+ * `timeout` would make v4's `sendCommand` fail to match (TS2322).
+ */
 export interface NodeRedisClient {
   readonly isReady: boolean
-  sendCommand(args: string[], options?: NodeRedisCommandOptions): Promise<unknown>
+  sendCommand(args: string[], options?: object): Promise<unknown>
   close?(): Promise<unknown>
   quit?(): Promise<unknown>
 }
 
-/** The command options the adapter passes to node-redis. */
+/** The command options the adapter passes to node-redis (v4 ignores them). */
 export interface NodeRedisCommandOptions {
   /** node-redis 5 and 6: milliseconds the command may wait to be written; 0: no timer. */
   readonly timeout?: number
 }
 
-/** The part of a node-redis cluster client (`createCluster`, v4 and later) the adapter uses. */
+/**
+ * The part of a node-redis cluster client (`createCluster`, v4 and later) the adapter uses;
+ * `options` is typed `object` as in {@link NodeRedisClient}.
+ */
 export interface NodeRedisCluster {
-  sendCommand(
-    firstKey: string | undefined,
-    isReadonly: boolean | undefined,
-    args: string[],
-    options?: NodeRedisCommandOptions,
-  ): Promise<unknown>
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[], options?: object): Promise<unknown>
   readonly masters?: readonly unknown[]
   getMasters?(): readonly { client?: unknown }[]
   nodeClient?(node: unknown): unknown

@@ -20,7 +20,7 @@ declare module 'express-stash' {
 }
 
 const stash = createStash({
-  secret: process.env.STASH_SECRET ?? 'development only: set STASH_SECRET (32+ characters)',
+  secret: process.env.STASH_SECRET, // required in production (32+ characters); a warning and a development secret elsewhere
   adapter: process.env.REDIS_URL ? redisAdapter(process.env.REDIS_URL) : memoryAdapter(),
   storedKeys: ['user'], // kept on every route
   ttl: 7 * 24 * 3600, // a week of inactivity

@@ -31,17 +31,20 @@ export interface StashAdapter {
 
   /**
    * Applies a change set to one record atomically, in one round trip: sets `set`, removes `del`,
-   * and slides the expiry to `ttl`. Creates the record if needed. When the record would end up
-   * larger than `maxBytes` (UTF-8 bytes of field names plus values), nothing is written and it
-   * rejects with `StashError` `ERR_STASH_TOO_LARGE`.
+   * and slides the expiry to `ttl`. Creates the record if needed, unless `change.existing`: then
+   * a record that no longer exists is not recreated, nothing is written, and it resolves
+   * `'gone'` (a delete is never resurrected). When the record would end up larger than
+   * `maxBytes` (UTF-8 bytes of field names plus values), nothing is written and it rejects with
+   * `StashError` `ERR_STASH_TOO_LARGE`.
    */
-  write(key: string, change: RecordChange): Promise<void>
+  write(key: string, change: RecordChange): Promise<void | 'gone'>
 
   /**
    * Replaces one field only if it still holds `swap.expected` (`undefined`: absent), in one
    * atomic step, sliding the expiry to `swap.ttl`; `swap.next === undefined` removes the field.
    * On a mismatch nothing changes and the current value is returned, so the caller can retry
-   * without another read. Honours `maxBytes` like {@link StashAdapter.write}.
+   * without another read. Honours `maxBytes` like {@link StashAdapter.write}. With
+   * `swap.existing`, a record that no longer exists is not recreated: `{ ok: false, gone: true }`.
    */
   compareAndSet(key: string, swap: FieldSwap): Promise<CompareAndSetResult>
 
@@ -53,9 +56,10 @@ export interface StashAdapter {
 
   /**
    * Writes `fields` as the whole record `to` and deletes the record `from`, atomically where the
-   * store allows it (used by `rotate()`).
+   * store allows it (used by `rotate()`). When `from` no longer exists (deleted, revoked or moved
+   * since the caller read it), `to` is not written (or is removed again) and it resolves `'gone'`.
    */
-  move(from: string, to: string, fields: Record<string, string>, ttl: number): Promise<void>
+  move(from: string, to: string, fields: Record<string, string>, ttl: number): Promise<void | 'gone'>
 
   /** Deletes one record. Deleting a missing record is not an error. */
   delete(key: string): Promise<void>
@@ -111,6 +115,12 @@ export interface RecordChange {
    * cookie's expiry itself), its records merely outlive shortened sessions. @default false
    */
   readonly exact?: boolean
+  /**
+   * The caller read this record and writes to it: when it no longer exists (deleted, expired,
+   * revoked, rotated away), nothing is written and the write resolves `'gone'`, so a request
+   * that loaded a stash before its deletion can never bring it back. @default false
+   */
+  readonly existing?: boolean
 }
 
 /** A compare-and-set of one field, for {@link StashAdapter.compareAndSet}. */
@@ -126,7 +136,12 @@ export interface FieldSwap {
   readonly maxBytes?: number
   /** When the swap happens, set the expiry to exactly `ttl` from now, as {@link RecordChange.exact}. @default false */
   readonly exact?: boolean
+  /** The record must still exist, as {@link RecordChange.existing}; else `{ ok: false, gone: true }`. @default false */
+  readonly existing?: boolean
 }
 
 /** The outcome of {@link StashAdapter.compareAndSet}. */
-export type CompareAndSetResult = { readonly ok: true } | { readonly ok: false; readonly current: string | undefined }
+export type CompareAndSetResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly current: string | undefined; readonly gone?: false }
+  | { readonly ok: false; readonly current: undefined; readonly gone: true }

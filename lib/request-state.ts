@@ -108,6 +108,7 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     if (values === undefined) {
       if (log.enabled) log('load %s: no such record (expired or revoked); the stash starts empty', recordLabel(record))
       this.runtime.expired(record)
+      this.cookie.drop() // a cookie whose stash is gone is cleared: it would only cost every later request a miss
       return this.forget()
     }
     stats.hits++
@@ -243,10 +244,7 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
       const found = await this.findRecordToRotate()
       this.owner = owner
       this.bound = true
-      if (found === undefined) {
-        // Loaded values (if any) now count as unsaved: the commit writes them under a fresh ID.
-        return this.forgetAll()
-      }
+      if (found === undefined) return this.abandon()
       const [from, all] = found
       const previous = ownerOfKey(from)
       if (previous !== undefined && previous !== owner) {
@@ -259,7 +257,9 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
       const id = newStashId()
       const to = recordKeyOf(id, owner)
       const fields = this.reencode(from, to, all)
-      await this.runtime.call(() => this.runtime.adapter.move(from, to, fields, this.ttl), 'write')
+      if ((await this.runtime.call(() => this.runtime.adapter.move(from, to, fields, this.ttl), 'write')) === 'gone') {
+        return this.abandon() // deleted since it was read (a logout elsewhere): nothing of it may come back
+      }
       log('rotate %s -> %s', recordLabel(from), recordLabel(to))
       this.stored = new Map(Object.entries(fields))
       this.record = to
@@ -315,9 +315,21 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
       const json = storedJson(key, next)
       if (json !== undefined) assertRoundTrips(key, next)
       const stored = json === undefined ? undefined : codec.encode(record, key, json)
+      const existing = this.persisted
       const result = await this.guard(() =>
-        adapter.compareAndSet(record, { field: key, expected, next: stored, ttl: this.ttl, maxBytes: options.maxBytes }),
+        adapter.compareAndSet(record, {
+          field: key,
+          expected,
+          next: stored,
+          ttl: this.ttl,
+          maxBytes: options.maxBytes,
+          existing,
+        }),
       )
+      if (!result.ok && result.gone === true) {
+        this.abandon() // the stash was reset, rotated or revoked meanwhile: start from nothing, under a new ID
+        return this.swap(key, fn)
+      }
       if (result.ok) {
         if (stored !== undefined) this.runtime.stats.bytesWritten += Buffer.byteLength(key) + Buffer.byteLength(stored)
         if (log.enabled) log('update %s: "%s" after %d attempt(s)', recordLabel(record), key, attempt + 1)
@@ -377,7 +389,16 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
       if (!this.persisted) this.forget()
       throw tooLargeError(bytes, options.maxBytes)
     }
-    await this.guard(() => adapter.write(record, { set, del: changes.del, ttl: this.ttl, maxBytes: options.maxBytes }))
+    const existing = this.persisted
+    const written = await this.guard(() =>
+      adapter.write(record, { set, del: changes.del, ttl: this.ttl, maxBytes: options.maxBytes, existing }),
+    )
+    if (written === 'gone') {
+      // The stash was reset, rotated or revoked since this request loaded it: it stays gone. What
+      // this request changed goes to a new stash; what it merely loaded is not carried over.
+      this.abandon()
+      return this.commit(changes.set.size === 0 ? undefined : { set: changes.set, del: [] })
+    }
     this.runtime.stats.bytesWritten += bytes
     if (log.enabled) log('write %s: %d set, %d removed', recordLabel(record), changes.set.size, changes.del.length)
     for (const [key, json] of changes.set) {
@@ -405,7 +426,10 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     if (await this.runtime.call(() => this.runtime.adapter.touch(record, this.ttl))) {
       this.persisted = true
       this.slid = true
-    } else this.forget()
+    } else {
+      this.cookie.drop()
+      this.forget()
+    }
   }
 
   /**
@@ -530,6 +554,33 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     this.persisted = false
     this.record = undefined
     this.cookie.forget()
+  }
+
+  /**
+   * The record this request held is gone: deleted by a `reset()`, `rotate()` or `revokeAll()` of
+   * another request since this one loaded it. The request goes on as one without a stash: the
+   * values it loaded and did not change are dropped (a later write must not bring them back under
+   * a new ID), the cookie is cleared, and what it changed is stored under a new ID, if anything.
+   */
+  private abandon(): void {
+    const record = this.record
+    if (record !== undefined) {
+      log('%s is gone (reset, rotated or revoked meanwhile): nothing of it is written back', recordLabel(record))
+      this.runtime.expired(record)
+    }
+    const data = this.data as unknown as Record<string, unknown>
+    for (const [key, json] of this.snapshot) {
+      let unchanged: boolean
+      try {
+        unchanged = storedJson(key, data[key]) === json
+      } catch {
+        unchanged = false // reported by the commit
+      }
+      if (unchanged) delete data[key]
+    }
+    this.cookie.drop()
+    this.forgetAll()
+    this.presented = undefined
   }
 
   private forgetAll(): void {

@@ -8,6 +8,7 @@ import { createStash, redisAdapter } from '../../lib/index.js'
 import { cookiePair } from '../support/http.js'
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js'
 import { runAdapterContract } from '../../lib/testing/index.js'
+import { runResurrectionSuite } from '../http/resurrection-suite.js'
 
 const jestGlobals = { describe, test, beforeAll, afterAll }
 
@@ -35,6 +36,7 @@ afterAll(async () => {
 
 runAdapterContract(jestGlobals, 'redis cluster via node-redis', () => redisAdapter({ client: nodeRedis, prefix: prefix() }))
 runAdapterContract(jestGlobals, 'redis cluster via ioredis', () => redisAdapter({ client: ioredis, prefix: prefix() }))
+runResurrectionSuite('redis cluster', () => redisAdapter({ client: ioredis, prefix: prefix() }))
 
 it('spreads records over every master', async () => {
   const adapter = redisAdapter({ client: ioredis, prefix: 'spread:' })

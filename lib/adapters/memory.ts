@@ -190,13 +190,16 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
     async write(key, change) {
       const now = Date.now()
       assertNotMoved(open(), key, now)
+      if (change.existing === true && records.get(key, now) === undefined) return 'gone'
       applyChange(records, key, change, now)
     },
     async compareAndSet(key, swap): Promise<CompareAndSetResult> {
       const now = Date.now()
       const table = open()
       assertNotMoved(table, key, now)
-      const current = table.get(key, now)?.fields.get(swap.field)
+      const record = table.get(key, now)
+      if (swap.existing === true && record === undefined) return { ok: false, current: undefined, gone: true }
+      const current = record?.fields.get(swap.field)
       if (current !== swap.expected) return { ok: false, current }
       const { field, next, ttl, maxBytes, exact } = swap
       applyChange(
@@ -219,6 +222,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
     },
     async move(from, to, fields, ttl) {
       const table = open()
+      if (table.get(from, Date.now()) === undefined) return 'gone'
       table.records.delete(from)
       table.records.delete(to)
       const map = new Map(Object.entries(fields))

@@ -34,16 +34,21 @@ local function index(key, ttl)
   if redis.call('EXISTS', key) == 1 then redis.call('SADD', owner, key) else redis.call('SREM', owner, key) end
   extend(owner, ttl)
 end
--- The record's size as its marker keeps it; measured field by field when the marker holds none
--- (a record written before sizes were kept, or no record: 0).
-local function size_of(key)
-  local kept = tonumber(redis.call('HGET', key, ''))
+-- The record's size as its marker (read by the caller) keeps it; measured field by field when
+-- the marker holds none (a record written before sizes were kept, or no record: 0).
+local function size_of(key, marker)
+  local kept = tonumber(marker)
   if kept then return kept end
   local size = 0
   for _, field in ipairs(redis.call('HKEYS', key)) do
     if field ~= '' then size = size + #field + redis.call('HSTRLEN', key, field) end
   end
   return size
+end
+-- Whether a record that was read before is gone (flag 'e': the write must not recreate it). The
+-- marker answers in the common case; a record written before the marker is asked with EXISTS.
+local function gone(key, flags, marker)
+  return flags == 'e' and not marker and redis.call('EXISTS', key) == 0
 end
 -- The bytes a field takes now (0 when absent).
 local function bytes_of(key, field)
@@ -112,19 +117,22 @@ return values
 `)
 
 /**
- * WRITE: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl (`=ttl`: exact); ARGV[2] maxBytes (0: none); ARGV[3]
- * number of fields to delete; then those fields; then field/value pairs to set.
- * Returns 0 when written, or the size the record would have had when it exceeds maxBytes
- * (then nothing is written).
+ * WRITE: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl (`=ttl`: exact); ARGV[2]
+ * maxBytes (0: none); ARGV[3] flags ('e': the record must exist); ARGV[4] number of fields to
+ * delete; then those fields; then field/value pairs to set.
+ * Returns 0 when written, -1 when the record must exist and does not, or the size the record
+ * would have had when it exceeds maxBytes (then nothing is written).
  */
 export const WRITE = script(`${HELPERS}${EXACT}
 local key = KEYS[1]
+local marker = redis.call('HGET', key, '')
+if gone(key, ARGV[3], marker) then return -1 end
 local exact = exact_ttl(ARGV[1])
-local ttl, max, ndel = exact or tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local ttl, max, ndel = exact or tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
 local dels, sets, changed = {}, {}, {}
-for i = 4, 3 + ndel do dels[#dels + 1] = ARGV[i]; changed[ARGV[i]] = true end
-for i = 4 + ndel, #ARGV, 2 do sets[#sets + 1] = ARGV[i]; sets[#sets + 1] = ARGV[i + 1]; changed[ARGV[i]] = true end
-local size = size_of(key) + size_of_pairs(4 + ndel)
+for i = 5, 4 + ndel do dels[#dels + 1] = ARGV[i]; changed[ARGV[i]] = true end
+for i = 5 + ndel, #ARGV, 2 do sets[#sets + 1] = ARGV[i]; sets[#sets + 1] = ARGV[i + 1]; changed[ARGV[i]] = true end
+local size = size_of(key, marker) + size_of_pairs(5 + ndel)
 for field in pairs(changed) do size = size - bytes_of(key, field) end
 if max > 0 and size > max then return size end
 if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
@@ -136,16 +144,19 @@ return 0
 /**
  * COMPARE_AND_SET: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] field; ARGV[2] '1' when a value is expected (else
  * absent); ARGV[3] expected; ARGV[4] '1' to set (else delete); ARGV[5] next; ARGV[6] ttl
- * (`=ttl`: exact); ARGV[7] maxBytes (0: none).
- * Returns {1} when swapped, {0, current} on a mismatch, {2, size} when over maxBytes.
+ * (`=ttl`: exact); ARGV[7] maxBytes (0: none); ARGV[8] flags ('e': the record must exist).
+ * Returns {1} when swapped, {0, current} on a mismatch, {2, size} when over maxBytes, {3} when
+ * the record must exist and does not.
  */
 export const COMPARE_AND_SET = script(`${HELPERS}${EXACT}
 local key, field = KEYS[1], ARGV[1]
+local marker = redis.call('HGET', key, '')
+if gone(key, ARGV[8], marker) then return {3} end
 local current = redis.call('HGET', key, field)
 if (ARGV[2] == '1' and current ~= ARGV[3]) or (ARGV[2] ~= '1' and current ~= false) then return {0, current} end
 local exact = exact_ttl(ARGV[6])
 local ttl, max = exact or tonumber(ARGV[6]), tonumber(ARGV[7])
-local size = size_of(key) - (current and #field + #current or 0)
+local size = size_of(key, marker) - (current and #field + #current or 0)
 if ARGV[4] == '1' then
   size = size + #field + #ARGV[5]
   if max > 0 and size > max then return {2, size} end
@@ -169,11 +180,10 @@ if KEYS[2] then extend(KEYS[2], tonumber(ARGV[1])) end
 return 1
 `)
 
-/** DELETE: KEYS[1] record, KEYS[2] owner index (optional). */
+/** DELETE: KEYS[1] record, KEYS[2] owner index (optional). Returns 1 when the record existed, else 0. */
 export const DELETE = script(`
-redis.call('DEL', KEYS[1])
 if KEYS[2] then redis.call('SREM', KEYS[2], KEYS[1]) end
-return 1
+return redis.call('DEL', KEYS[1])
 `)
 
 /** OWNER_KEYS: KEYS[1] owner index. Returns the owner's live record keys, pruning expired ones. */
@@ -197,11 +207,12 @@ return deleted
  * MOVE: KEYS[1] from, KEYS[2] to, then the owner indexes ARGV[2] names: 'same' (KEYS[3], of both
  * records), 'from' or 'to' (KEYS[3], of that record), 'both' (KEYS[3] of from, KEYS[4] of to), or
  * '' (none); ARGV[1] ttl; ARGV[3..] field/value pairs. Deletes `from`, replaces `to` with the
- * fields, and moves the record between the indexes, atomically. All keys must be in one hash
- * slot on a cluster (one owner).
+ * fields, and moves the record between the indexes, atomically; returns 1, or 0 (nothing done)
+ * when `from` no longer exists. All keys must be in one hash slot on a cluster (one owner).
  */
 export const MOVE = script(`${HELPERS}
 local from, to, ttl, layout = KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2]
+if redis.call('EXISTS', from) == 0 then return 0 end
 redis.call('DEL', from, to)
 local written = #ARGV > 2
 if written then

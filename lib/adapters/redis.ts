@@ -187,8 +187,10 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     },
     async write(record, change) {
       const set = Object.entries(change.set).flat()
-      const args = [ttlArgument(change), String(change.maxBytes ?? 0), String(change.del.length), ...change.del, ...set]
+      const flags = change.existing === true ? 'e' : ''
+      const args = [ttlArgument(change), String(change.maxBytes ?? 0), flags, String(change.del.length), ...change.del, ...set]
       const size = Number(await script(WRITE, keys(record), args))
+      if (size < 0) return 'gone'
       if (size > 0) throw tooLargeError(size, change.maxBytes!)
     },
     async compareAndSet(record, swap): Promise<CompareAndSetResult> {
@@ -201,8 +203,10 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
         next ?? '',
         ttlArgument(swap),
         String(maxBytes ?? 0),
+        swap.existing === true ? 'e' : '',
       ]
       const [status, value] = (await script(COMPARE_AND_SET, keys(record), args)) as [number, string | number | null]
+      if (status === 3) return { ok: false, current: undefined, gone: true }
       if (status === 2) throw tooLargeError(Number(value), maxBytes!)
       return status === 1 ? { ok: true } : { ok: false, current: (value as string | null) ?? undefined }
     },
@@ -224,11 +228,16 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
       if (oneSlot || !(await driver()).cluster) {
         // One hash slot (one owner), or one server: atomic everywhere, the owner indexes included.
         const [layout, indexes] = moveIndexes(fromOwner, toOwner, indexOf)
-        await script(MOVE, [key(from), key(to), ...indexes], [String(ttl), layout, ...pairs])
+        const moved = Number(await script(MOVE, [key(from), key(to), ...indexes], [String(ttl), layout, ...pairs]))
+        if (moved === 0) return 'gone'
       } else {
-        // Two hash slots: write the new record first, so a failure never loses the data.
+        // Two hash slots: write the new record first, so a failure never loses the data; if the
+        // old one is gone by then (revoked meanwhile), take the new one back: its ID was never sent.
         await script(REPLACE, keys(to), [String(ttl), ...pairs])
-        await script(DELETE, keys(from), [])
+        if (Number(await script(DELETE, keys(from), [])) === 0) {
+          await script(DELETE, keys(to), [])
+          return 'gone'
+        }
       }
     },
     async delete(record) {

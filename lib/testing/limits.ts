@@ -182,6 +182,21 @@ export function compareAndSetContract(api: TestApi, name: string, factory: Adapt
       equal(await adapter().readAll(key), undefined)
     })
 
+    api.test('existing: a record deleted meanwhile is not recreated, whatever the expected value', async () => {
+      const key = randomKey()
+      await adapter().write(key, { set: { n: '1' }, del: [], ttl: TTL })
+      equal(await adapter().compareAndSet(key, { field: 'n', expected: '1', next: '2', ttl: TTL, existing: true }), { ok: true })
+      await adapter().delete(key)
+      for (const expected of [undefined, '2']) {
+        equal(await adapter().compareAndSet(key, { field: 'n', expected, next: '3', ttl: TTL, existing: true }), {
+          ok: false,
+          current: undefined,
+          gone: true,
+        })
+      }
+      equal(await adapter().readAll(key), undefined)
+    })
+
     api.test('next undefined deletes the field; deleting the last field deletes the record', async () => {
       const key = randomKey()
       await adapter().write(key, { set: { a: '1', b: '2' }, del: [], ttl: TTL })

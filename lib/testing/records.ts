@@ -159,12 +159,28 @@ export function recordContract(api: TestApi, name: string, factory: AdapterFacto
       equal(await adapter().touch(to, TTL), true)
     })
 
-    api.test('move from a missing record still writes the new one', async () => {
+    api.test("move from a record that is gone writes nothing and resolves 'gone'", async () => {
       const from = randomKey()
       const to = randomKey()
-      await adapter().move(from, to, { a: '1' }, TTL)
-      equal(await adapter().readAll(to), { a: '1' })
+      await adapter().write(from, { set: { a: '1' }, del: [], ttl: TTL })
+      await adapter().delete(from) // revoked between the caller's read and its move
+      equal(await adapter().move(from, to, { a: '1' }, TTL), 'gone')
+      equal(await adapter().readAll(to), undefined)
       equal(await adapter().readAll(from), undefined)
+    })
+
+    api.test("a write to an existing record never recreates it once deleted: it resolves 'gone'", async () => {
+      const key = randomKey()
+      await adapter().write(key, { set: { a: '1' }, del: [], ttl: TTL })
+      equal(await adapter().write(key, { set: { a: '2' }, del: [], ttl: TTL, existing: true }), undefined)
+      equal(await adapter().readAll(key), { a: '2' })
+      await adapter().delete(key)
+      equal(await adapter().write(key, { set: { a: '3' }, del: [], ttl: TTL, existing: true }), 'gone')
+      equal(await adapter().write(key, { set: {}, del: ['a'], ttl: TTL, existing: true }), 'gone')
+      equal(await adapter().readAll(key), undefined)
+      // Without `existing`, a write creates the record as always.
+      equal(await adapter().write(key, { set: { a: '4' }, del: [], ttl: TTL }), undefined)
+      equal(await adapter().readAll(key), { a: '4' })
     })
 
     api.test('move with no fields deletes the old record and creates no new one', async () => {

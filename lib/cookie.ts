@@ -6,6 +6,12 @@ import type { VerifiedCookies, VerifiedId } from './verified-cookies.js'
 
 /** Longest cookie value considered; anything longer is ignored unread. */
 const MAX_COOKIE_VALUE = 256
+/**
+ * Most cookie values of one request whose signature is checked (an HMAC per secret each): a
+ * browser sends at most a few cookies of one name (other paths or domains), and a forged header
+ * with hundreds of them must not multiply the work of a request.
+ */
+const MAX_CANDIDATES = 3
 const ID_PATTERN = /^[A-Za-z0-9_-]{32,128}$/
 /** Separates the ID from the node hint inside the signed value (never a base64url character). */
 const HINT_SEPARATOR = '~'
@@ -28,10 +34,11 @@ export function signId(id: string, secret: string, hint?: string, maxAge?: numbe
 }
 
 /**
- * Finds the stash ID in a `Cookie` header: every cookie named `name` is tried (duplicates
- * happen with several paths or domains) and the first one whose signature verifies wins.
- * Anything missing, malformed, oversized or forged yields `undefined`, never an error.
- * Values verified before are looked up in `verified` instead of being verified again.
+ * Finds the stash ID in a `Cookie` header: cookies named `name` are tried in order (duplicates
+ * happen with several paths or domains) and the first one whose signature verifies wins; at most
+ * {@link MAX_CANDIDATES} of them are verified, whatever the header holds. Anything missing,
+ * malformed, oversized or forged yields `undefined`, never an error. Values verified before are
+ * looked up in `verified` instead of being verified again.
  */
 export function readId(
   header: string | undefined,
@@ -41,12 +48,14 @@ export function readId(
 ): VerifiedId | undefined {
   if (header === undefined || header.length === 0) return undefined
   let from = 0
-  while (from < header.length) {
+  let candidates = 0
+  while (from < header.length && candidates < MAX_CANDIDATES) {
     let end = header.indexOf(';', from)
     if (end < 0) end = header.length
     const eq = header.indexOf('=', from)
     if (eq > from && eq < end && header.slice(from, eq).trim() === name) {
       const raw = header.slice(eq + 1, end).trim()
+      candidates++
       const found = verified.get(raw) ?? verify(raw, secrets, verified)
       if (found !== undefined) return found
     }
@@ -87,13 +96,24 @@ function verify(raw: string, secrets: readonly string[], verified: VerifiedCooki
   return undefined
 }
 
+/** Whether browsers accept the cookie only with `Secure`. */
+function mustBeSecure({ name, sameSite }: ResolvedCookieOptions): boolean {
+  return sameSite === 'none' || name.startsWith('__Host-') || name.startsWith('__Secure-')
+}
+
 function mac(value: string, secret: string): string {
   return createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')
 }
 
-/** Whether the cookie should carry `Secure` for this request. */
-export function isSecure(req: IncomingMessage, option: boolean | 'auto'): boolean {
+/**
+ * Whether the cookie should carry `Secure` for this request. A `__Host-` or `__Secure-` name, and
+ * `SameSite=None`, always do: browsers drop such a cookie without it, so under `'auto'` a plain
+ * HTTP request (a proxy that does not say it terminated TLS) still gets a cookie that works.
+ */
+export function isSecure(req: IncomingMessage, options: ResolvedCookieOptions): boolean {
+  const option = options.secure
   if (option !== 'auto') return option
+  if (mustBeSecure(options)) return true
   // Express's req.secure honours `trust proxy`; plain Connect only knows the socket.
   const secure = (req as { secure?: unknown }).secure
   if (typeof secure === 'boolean') return secure

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { serialize } from 'cookie'
 import type { StashAdapter } from './adapter.js'
 import type { StashData, StoredKey } from './types.js'
 import { describe, optionError } from './errors.js'
@@ -293,6 +294,14 @@ function resolveCookie(value: unknown): ResolvedCookieOptions {
   if (name.startsWith('__Host-')) {
     if (cookie.path !== '/') throw optionError('cookie.path', `'/' for a __Host- cookie`, cookie.path)
     if (cookie.domain !== undefined) throw optionError('cookie.domain', 'absent for a __Host- cookie', cookie.domain)
+  }
+  for (const key of ['path', 'domain'] as const) {
+    // The cookie library's own rules, checked now rather than by the first response's Set-Cookie.
+    try {
+      serialize(name, '', { [key]: cookie[key] })
+    } catch {
+      throw optionError(`cookie.${key}`, `a valid cookie ${key} (printable ASCII, no spaces or semicolons)`, cookie[key])
+    }
   }
   return cookie
 }

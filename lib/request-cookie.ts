@@ -123,13 +123,13 @@ export class RequestCookie {
   setCookie(req: IncomingMessage, { persisted, slid, ttl }: CookieContext): string | undefined {
     const { cookie, rolling } = this.options
     if (this.id === undefined) {
-      return this.cleared ? idCookie(cookie, isSecure(req, cookie.secure), undefined, undefined) : undefined
+      return this.cleared ? idCookie(cookie, isSecure(req, cookie), undefined, undefined) : undefined
     }
     const send = this.issued || (persisted && (this.resign || rolling || this.changed || (slid && this.capped(ttl))))
     if (!send) return undefined
     const configured = this.maxAge
     const value = signId(this.id, this.secrets[0]!, this.adapter.recovery?.hint, this.clientMaxAge)
-    return idCookie(cookie, isSecure(req, cookie.secure), value, configured === undefined ? undefined : Math.min(configured, ttl))
+    return idCookie(cookie, isSecure(req, cookie), value, configured === undefined ? undefined : Math.min(configured, ttl))
   }
 
   /**

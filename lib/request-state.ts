@@ -180,13 +180,18 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
 
   /** The `writeHead` hook: adds the cookie when a new ID was issued, to re-sign it, clear it, or change its lifetime. */
   beforeHeaders(writeHeadHeaders: unknown): void {
-    // Headers going out before the end (explicit writeHead, streaming) while a fresh stash holds
-    // data: issue its ID now, so the cookie can still carry it; the data is written at the end.
-    if (!this.persisted && !this.cookie.issued && !this.ending && this.available && this.pending === 0 && this.keys.length > 0) {
-      if (this.safeCollect()?.set.size) this.issue()
+    try {
+      // Headers going out before the end (explicit writeHead, streaming) while a fresh stash holds
+      // data: issue its ID now, so the cookie can still carry it; the data is written at the end.
+      if (!this.persisted && !this.cookie.issued && !this.ending && this.available && this.pending === 0 && this.keys.length > 0) {
+        if (this.safeCollect()?.set.size) this.issue()
+      }
+      const line = this.cookie.setCookie(this.req, { persisted: this.persisted, slid: this.slid, ttl: this.ttl })
+      if (line !== undefined) appendSetCookie(this.res, line, writeHeadHeaders)
+    } catch (err) {
+      // Inside the application's writeHead: a throw here would reach whatever sent the headers.
+      this.runtime.report(err)
     }
-    const line = this.cookie.setCookie(this.req, { persisted: this.persisted, slid: this.slid, ttl: this.ttl })
-    if (line !== undefined) appendSetCookie(this.res, line, writeHeadHeaders)
   }
 
   /** The final commit failed: the error replaces the response when it still can, else it is reported. */

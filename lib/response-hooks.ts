@@ -106,15 +106,19 @@ function endThrough(res: ServerResponse, hooks: EndHooks, end: Variadic, args: u
     return end.apply(res, args)
   }
   const finish = (): void => void end.apply(res, args)
-  pending.then(
-    () => {
-      done()
-      finish()
-    },
-    (err: unknown) => {
-      done()
-      hooks.endFailed(err, finish)
-    },
-  )
+  pending
+    .then(
+      () => {
+        done()
+        finish()
+      },
+      (err: unknown) => {
+        done()
+        hooks.endFailed(err, finish)
+      },
+    )
+    // An `end` that throws (another middleware's wrapper, a destroyed socket) must not become an
+    // unhandled rejection that takes the process down: it goes where a failed commit goes.
+    .catch((err: unknown) => hooks.endFailed(err, () => {}))
   return res
 }

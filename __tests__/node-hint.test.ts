@@ -9,7 +9,7 @@ import { VerifiedCookies } from '../lib/verified-cookies.js'
 
 /** readId with a fresh memory of verified values: every call verifies. */
 const readId = (header: string, name: string, secrets: string[]) => readIdWith(header, name, secrets, new VerifiedCookies())
-import { NonceCache, openReply, openRequest, sealReply, sealRequest } from '../lib/adapters/peer-protocol.js'
+import { NonceCache, openReply, openRequest, REPLAY_WINDOW_MS, sealReply, sealRequest } from '../lib/adapters/peer-protocol.js'
 import { derivePeerKeys, nodeHint } from '../lib/node-hint.js'
 
 const ID = 'A'.repeat(32)
@@ -29,8 +29,18 @@ describe('node hint', () => {
   it('travels signed with the ID; the ID alone names the record', () => {
     const value = signId(ID, 'k', HINT)
     expect(value.startsWith(`s:${ID}~${HINT}.`)).toBe(true)
-    expect(readId(`stash=${encodeURIComponent(value)}`, 'stash', ['k'])).toEqual({ id: ID, resign: false, hash: sha256(ID), hint: HINT })
-    expect(readId(`stash=${signId(ID, 'old', HINT)}`, 'stash', ['k', 'old'])).toEqual({ id: ID, resign: true, hash: sha256(ID), hint: HINT })
+    expect(readId(`stash=${encodeURIComponent(value)}`, 'stash', ['k'])).toEqual({
+      id: ID,
+      resign: false,
+      hash: sha256(ID),
+      hint: HINT,
+    })
+    expect(readId(`stash=${signId(ID, 'old', HINT)}`, 'stash', ['k', 'old'])).toEqual({
+      id: ID,
+      resign: true,
+      hash: sha256(ID),
+      hint: HINT,
+    })
   })
 
   it('keeps cookies without a hint readable (backwards compatible)', () => {
@@ -98,6 +108,40 @@ describe('move protocol', () => {
     for (const junk of ['', '.', 'a.b', 'x'.repeat(5000), `${payload}.${'A'.repeat(43)}`]) {
       expect(openRequest(keys, junk, HINT, nonces)).toBeUndefined()
     }
+  })
+
+  /** Runs `fn` with the clock at `offsetMs` from a fixed start. */
+  const start = Date.now()
+  const at = <T>(offsetMs: number, fn: () => T): T => {
+    const realNow = Date.now
+    Date.now = () => start + offsetMs
+    try {
+      return fn()
+    } finally {
+      Date.now = realNow
+    }
+  }
+
+  it('refuses a replay of a request from a sender whose clock is ahead, for as long as its timestamp is accepted', () => {
+    const nonces = new NonceCache()
+    const captured = at(25_000, () => sealRequest(keys, HINT, 'k').text) // the sender's clock: 25 s ahead
+    expect(at(0, () => openRequest(keys, captured, HINT, nonces))).toBeDefined()
+    for (const later of [1_000, 31_000, 25_000 + REPLAY_WINDOW_MS - 1, 25_000 + REPLAY_WINDOW_MS + 1]) {
+      expect(at(later, () => openRequest(keys, captured, HINT, nonces))).toBeUndefined()
+    }
+  })
+
+  it('keeps at most its capacity of nonces, and refuses requests when full instead of forgetting a live one', () => {
+    const nonces = new NonceCache(3)
+    const requests = Array.from({ length: 4 }, () => sealRequest(keys, HINT, 'k').text)
+    for (const text of requests.slice(0, 3)) expect(at(0, () => openRequest(keys, text, HINT, nonces))).toBeDefined()
+    expect(at(0, () => openRequest(keys, requests[3]!, HINT, nonces))).toBeUndefined() // full: refused
+    expect(at(1_000, () => openRequest(keys, requests[0]!, HINT, nonces))).toBeUndefined() // and still no replay
+    expect(nonces.size).toBe(3)
+    // Once the window has passed, the old nonces go and new requests are accepted again.
+    const fresh = at(REPLAY_WINDOW_MS + 1_000, () => sealRequest(keys, HINT, 'k').text)
+    expect(at(REPLAY_WINDOW_MS + 1_000, () => openRequest(keys, fresh, HINT, nonces))).toBeDefined()
+    expect(nonces.size).toBe(1)
   })
 
   it('binds a reply to its request: another nonce or key cannot open it', () => {

@@ -2,11 +2,15 @@
  * Cross-node recovery between independent server processes over HTTP peers (support/peer-app.cjs
  * on the built package): state follows a client across nodes, a killed or silent peer costs at
  * most the timeout, and forged hints or unauthenticated callers of the peer endpoint get nothing.
+ * Attacks: a stale cookie replayed against a node, oversized and trickling requests to the peer
+ * endpoint, and peers that redirect or flood their replies.
  */
 import net from 'node:net'
+import { BODY_TIMEOUT_MS, MAX_REPLY_BYTES } from '../lib/adapters/peer-http.js'
 import { sealRequest } from '../lib/adapters/peer-protocol.js'
 import { signId } from '../lib/cookie.js'
 import { derivePeerKeys, nodeHint } from '../lib/node-hint.js'
+import { floodingPeer, rawRequest, redirectingPeer, silentPeer, type FakePeer } from './support/fake-peers.js'
 import { CookieJar, freePort, get, partsOf, startFixture, type NodeProcess } from './support/peer-nodes.js'
 
 const SECRET = 'multi-process test secret'
@@ -17,12 +21,12 @@ const endpoint = (port: number) => `http://127.0.0.1:${port}/_stash/peer`
 const started: NodeProcess[] = []
 
 /** Starts one process per name, all knowing each other and `extra` peer URLs. */
-async function group(names: string[], extra: string[] = []): Promise<Record<string, NodeProcess>> {
+async function group(names: string[], extra: string[] = [], peerTimeout = PEER_TIMEOUT): Promise<Record<string, NodeProcess>> {
   const ports = await Promise.all(names.map(() => freePort()))
   const peers = [...ports.map(endpoint), ...extra].join(',')
   const nodes = await Promise.all(
     names.map((name, i) =>
-      startFixture('peer-app.cjs', ports[i]!, { NODE_NAME: name, PEERS: peers, PEER_TIMEOUT: String(PEER_TIMEOUT) }),
+      startFixture('peer-app.cjs', ports[i]!, { NODE_NAME: name, PEERS: peers, PEER_TIMEOUT: String(peerTimeout) }),
     ),
   )
   started.push(...nodes)
@@ -139,5 +143,123 @@ describe('three processes, a killed peer and a silent one', () => {
     process.stdout.write(
       `silent peer: miss answered in ${miss.ms.toFixed(0)} ms; killed hinted peer: ${after.ms.toFixed(0)} ms\n`,
     )
+  })
+})
+
+/** A cookie pair for a validly signed ID that no node holds a record for, hinting `hintUrl`. */
+const orphanCookie = (fill: string, hintUrl?: string) =>
+  `stash=${encodeURIComponent(signId(fill.repeat(32), SECRET, hintUrl === undefined ? undefined : nodeHint(KEYS, hintUrl)))}`
+const peek = async (node: NodeProcess) => (await get(node.port, '/peek')).body as { peerRequests: number; rss: number }
+
+describe('a stale cookie replayed by a client that ignores the Set-Cookie clearing it', () => {
+  const STALE_TIMEOUT = 500
+  const REQUESTS = 50
+  let silent: FakePeer
+  afterAll(() => silent?.close())
+
+  test(`4 nodes (one silent), ${REQUESTS} requests with the cookie: the peers are asked once, not on every request`, async () => {
+    silent = await silentPeer()
+    const { A, B, C } = await group(['A', 'B', 'C'], [silent.url], STALE_TIMEOUT)
+    const stale = orphanCookie('S', endpoint(B!.port))
+    const times: number[] = []
+    for (let i = 0; i < REQUESTS; i++) {
+      const answer = await get(A!.port, '/count', stale) // the cookie it was given is dropped
+      expect(answer.body.count).toBe(1)
+      times.push(answer.ms)
+    }
+    const asked = (await peek(B!)).peerRequests + (await peek(C!)).peerRequests + silent.requests
+    const later = times.slice(1).reduce((sum, ms) => sum + ms, 0) / (REQUESTS - 1)
+    process.stdout.write(
+      `stale cookie: ${asked} peer requests for ${REQUESTS} requests; first ${times[0]!.toFixed(0)} ms, then ${later.toFixed(1)} ms on average\n`,
+    )
+    expect(asked).toBe(3) // one search: B, C and the silent peer, once each
+    expect(times[0]).toBeGreaterThanOrEqual(STALE_TIMEOUT - 5) // the one search waited for the silent peer
+  }, 60_000)
+})
+
+describe('the peer endpoint against oversized and slow requests', () => {
+  let A: NodeProcess
+  beforeAll(async () => ({ A } = (await group(['A'])) as { A: NodeProcess }))
+  const head = (length: string) => `POST /_stash/peer HTTP/1.1\r\nhost: 127.0.0.1\r\n${length}\r\n`
+
+  test('a declared Content-Length of 10,000,000 gets 413 at once, unread, and the connection is closed', async () => {
+    const outcome = await rawRequest(A.port, head('content-length: 10000000\r\n'), () => {}, 5000)
+    process.stdout.write(`Content-Length 10000000: ${outcome.status} after ${outcome.answeredMs?.toFixed(0)} ms\n`)
+    expect({ status: outcome.status, closedByServer: outcome.closedByServer }).toEqual({ status: 413, closedByServer: true })
+    expect(outcome.answeredMs).toBeLessThan(1000)
+  })
+
+  test('a chunked body past the cap is cut off: 413 and the connection closed while the client is still sending', async () => {
+    const piece = Buffer.alloc(16 * 1024, 'x')
+    const chunk = Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')])
+    const budget = 256 * 1024 * 1024 // what the client would send at most: far past any buffer
+    const outcome = await rawRequest(
+      A.port,
+      head('transfer-encoding: chunked\r\n'),
+      (write, socket) => {
+        let sent = 0
+        const pump = () => {
+          while (sent < budget) {
+            sent += chunk.length
+            if (!write(chunk)) return void socket.once('drain', pump)
+          }
+        }
+        pump()
+      },
+      10_000,
+    )
+    process.stdout.write(
+      `chunked flood: ${outcome.status}; the client wrote ${(outcome.written / 2 ** 20).toFixed(1)} MiB before the close\n`,
+    )
+    // The server hangs up on a client still sending, which may reset the connection before the 413 is read.
+    expect([0, 413]).toContain(outcome.status)
+    expect(outcome.closedByServer).toBe(true)
+    expect(outcome.written).toBeLessThan(32 * 1024 * 1024) // the kernel's buffers, not the body
+  })
+
+  test(`a body trickling in at 1 byte a second is cut off within ${BODY_TIMEOUT_MS} ms`, async () => {
+    let trickle: NodeJS.Timeout | undefined
+    const outcome = await rawRequest(
+      A.port,
+      head('content-length: 1000\r\n'),
+      (write) => (trickle = setInterval(() => write('x'), 1000)),
+      BODY_TIMEOUT_MS + 5000,
+    )
+    clearInterval(trickle)
+    process.stdout.write(`trickle: ${outcome.status}, closed after ${outcome.closedMs.toFixed(0)} ms\n`)
+    expect({ status: outcome.status, closedByServer: outcome.closedByServer }).toEqual({ status: 408, closedByServer: true })
+    expect(outcome.closedMs).toBeLessThan(BODY_TIMEOUT_MS + 2000)
+  })
+})
+
+describe('peers that redirect or flood their replies', () => {
+  const FLOOD = 256 * 1024 * 1024
+  const fakes: FakePeer[] = []
+  afterAll(() => Promise.all(fakes.map((fake) => fake.close())))
+
+  test('the asking node neither follows a 307 nor buffers a huge reply: it reads at most the cap and moves on', async () => {
+    const target = await floodingPeer(FLOOD) // where the redirect points: it floods too
+    const redirector = await redirectingPeer(target.url)
+    const chunked = await floodingPeer(FLOOD)
+    const declared = await floodingPeer(FLOOD, 400 * 1024 * 1024)
+    fakes.push(target, redirector, chunked, declared)
+    const { A } = await group(['A'], [redirector.url, chunked.url, declared.url])
+    const before = (await peek(A!)).rss
+    const miss = await get(A!.port, '/count', orphanCookie('F')) // no hint: every peer is asked at once
+    await new Promise((resolve) => setTimeout(resolve, 500)) // what a node would go on reading would arrive now
+    const after = (await peek(A!)).rss
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1)
+    process.stdout.write(
+      `flooding peers: answered in ${miss.ms.toFixed(0)} ms; redirect followed ${target.requests}x; ` +
+        `chunked peer sent ${mib(chunked.sent)} MiB, declared-length peer ${mib(declared.sent)} MiB; ` +
+        `RSS ${mib(before)} -> ${mib(after)} MiB\n`,
+    )
+    expect(miss.body.count).toBe(1)
+    expect(miss.ms).toBeLessThan(PEER_TIMEOUT)
+    expect({ redirector: redirector.requests, target: target.requests }).toEqual({ redirector: 1, target: 0 })
+    // Sent is what the sockets took: the cap read, plus the kernel's buffers on both ends.
+    expect(chunked.sent).toBeLessThan(MAX_REPLY_BYTES + 24 * 1024 * 1024)
+    expect(declared.sent).toBeLessThan(24 * 1024 * 1024)
+    expect(after - before).toBeLessThan(128 * 1024 * 1024)
   })
 })

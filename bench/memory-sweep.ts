@@ -64,7 +64,7 @@ const keyOf = (i: number): string => createHash('sha256').update(`record ${i}`).
 async function fill(adapter: MemoryAdapter, ttl: number, makeValue: MakeValue, keys?: readonly string[]): Promise<void> {
   for (let start = 0; start < RECORDS; start += WRITE_BATCH) {
     const random = randomBytes(16 * WRITE_BATCH)
-    const pending: Promise<void>[] = []
+    const pending: Promise<unknown>[] = []
     for (let i = start; i < Math.min(RECORDS, start + WRITE_BATCH); i++) {
       const key = keys?.[i] ?? keyOf(i)
       pending.push(adapter.write(key, { set: { [FIELD]: makeValue(key, random, i - start) }, del: [], ttl }))

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net'
 import { createStash, memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from '../../lib/index.js'
 import { derivePeerKeys, nodeHint } from '../../lib/node-hint.js'
 import { sealRequest } from '../../lib/adapters/peer-protocol.js'
+import { DEFAULT_SEARCH_LIMITS } from '../../lib/adapters/memory-peers.js'
 import { recordKeyOf } from '../../lib/ids.js'
 import { cookiePair } from '../support/http.js'
 import { expectStashError } from '../../lib/testing/helpers.js'
@@ -25,13 +26,15 @@ const TIMEOUT = 5000
 interface Node {
   readonly url: string
   adapter: MemoryAdapter
+  /** Requests its server received. */
+  requests: number
 }
 const servers: http.Server[] = []
 
 /** An HTTP server on a free port whose handler is set later (peers need every URL up front). */
 async function listen(handler: (node: Node) => http.RequestListener): Promise<Node> {
-  const node = {} as { url: string; adapter: MemoryAdapter }
-  const server = http.createServer((req, res) => handler(node)(req, res))
+  const node = { requests: 0 } as { url: string; adapter: MemoryAdapter; requests: number }
+  const server = http.createServer((req, res) => (node.requests++, handler(node)(req, res)))
   servers.push(server)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   node.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/peer`
@@ -201,11 +204,116 @@ describe('memoryAdapter peers: the endpoint', () => {
     await expect(a!.adapter.readAll(k)).resolves.toEqual({ f: 'again' })
   })
 
+  test('a request captured from a peer whose clock is 25 s ahead, replayed 31 s later, takes nothing', async () => {
+    const [a] = await nodes(1)
+    const k = key()
+    const realNow = Date.now
+    const start = realNow()
+    try {
+      Date.now = () => start + 25_000 // the genuine sender's clock
+      const { text } = sealRequest(derivePeerKeys(SECRETS), a!.adapter.recovery!.hint!, k)
+      Date.now = () => start
+      await expect(post(a!.url, text)).resolves.toMatchObject({ status: 200 }) // genuine: "not here"
+      await a!.adapter.write(k, value('user state')) // the user's stash is on A now
+      Date.now = () => start + 31_000 // past A's own window from the first use, within the request's
+      await expect(post(a!.url, text)).resolves.toEqual({ status: 401, body: 'express-stash: unauthenticated peer request\n' })
+    } finally {
+      Date.now = realNow
+    }
+    await expect(a!.adapter.readAll(k)).resolves.toEqual({ f: 'user state' })
+  })
+
   test('before a stash attaches its secret, the endpoint answers 503 and moves nothing', async () => {
     const node = await listen((n) => n.adapter.peerHandler!)
     node.adapter = memoryAdapter({ peers: { self: node.url, urls: [] } })
     expect(node.adapter.recovery!.hint).toBeUndefined()
     await expect(post(node.url, 'x')).resolves.toMatchObject({ status: 503 })
+  })
+})
+
+describe('memoryAdapter peers: misses that must not fan out', () => {
+  const asked = (list: Node[]) => list.reduce((sum, node) => sum + node.requests, 0)
+
+  test('a stale cookie replayed 50 times (its Set-Cookie ignored) asks the peers once, not on every request', async () => {
+    const list = await nodes(3)
+    const [a, b, c] = list.map((node) => node.adapter)
+    const stash = createStash({ secret: SECRETS, storedKeys: ['count'], adapter: c! })
+    const app = express().use(stash)
+    app.get('/count', (req, res) => res.json({ count: (req.stash.count = (req.stash.count ?? 0) + 1) }))
+    const onA = express()
+      .use(createStash({ secret: SECRETS, storedKeys: ['count'], adapter: a! }))
+      .get('/count', (req, res) => res.json({ count: (req.stash.count = 1) }))
+    const cookie = cookiePair(await request(onA).get('/count').expect(200))
+    await a!.delete(recordOf(cookie)) // the stash is gone (expired, revoked): the cookie is stale
+    const before = asked(list)
+    for (let i = 0; i < 50; i++) {
+      const res = await request(app).get('/count').set('Cookie', cookie).expect(200, { count: 1 })
+      expect(res.headers['set-cookie']).toBeDefined() // cleared or replaced: the client ignores it
+    }
+    expect(asked(list) - before).toBe(2) // one search: A (hinted) and B, once each
+    await expect(b!.readAll(recordOf(cookie))).resolves.toBeUndefined()
+  })
+
+  test('a record searched in vain is still found once it is stored here, or when a re-hinted cookie names its node', async () => {
+    const list = await nodes(3)
+    const [a, b, c] = list.map((node) => node.adapter)
+    const k = key()
+    await expect(c!.recovery!.recover(k, a!.recovery!.hint)).resolves.toBe(false)
+    const before = asked(list)
+    await expect(c!.recovery!.recover(k, a!.recovery!.hint)).resolves.toBe(false) // remembered: no peer asked
+    expect(asked(list)).toBe(before)
+    await b!.write(k, value('later')) // the record turns up on B; a cookie of B's names it
+    await expect(c!.recovery!.recover(k, b!.recovery!.hint)).resolves.toBe(true)
+    await expect(c!.readAll(k)).resolves.toEqual({ f: 'later' })
+    await expect(c!.recovery!.recover(k, a!.recovery!.hint)).resolves.toBe(true) // here now: the table comes first
+  })
+
+  test('a reply that arrives after the search gave up is stored, and found despite the search having missed', async () => {
+    // A's endpoint is reached only through a proxy that holds each request past C's timeout.
+    const timeout = 300
+    const real = await listen((node) => node.adapter.peerHandler!)
+    const proxy = await listen(() => (req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (chunk: Buffer) => chunks.push(chunk))
+      req.on('end', () =>
+        setTimeout(async () => {
+          const answer = await fetch(real.url, { method: 'POST', body: Buffer.concat(chunks) })
+          res.writeHead(answer.status).end(Buffer.from(await answer.arrayBuffer()))
+        }, timeout + 200),
+      )
+    })
+    const c = await listen((node) => node.adapter.peerHandler!)
+    const urls = [proxy.url, c.url]
+    real.adapter = memoryAdapter({ peers: { self: proxy.url, urls }, peerTimeout: timeout })
+    c.adapter = memoryAdapter({ peers: { self: c.url, urls }, peerTimeout: timeout })
+    for (const node of [real, c]) node.adapter.recovery!.attach(SECRETS)
+    const k = key()
+    await real.adapter.write(k, value('in flight'))
+    await expect(c.adapter.recovery!.recover(k, real.adapter.recovery!.hint)).resolves.toBe(false) // gave up
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    await expect(c.adapter.load(k, ['f'])).resolves.toEqual(['in flight'])
+    await expect(c.adapter.recovery!.recover(k, real.adapter.recovery!.hint)).resolves.toBe(true)
+    await expect(real.adapter.readAll(k)).resolves.toBeUndefined()
+  })
+
+  test('a node starts at most 200 searches at once and 100 a second; beyond that a miss asks no peer', async () => {
+    const list = await nodes(3)
+    const [a, b, c] = list.map((node) => node.adapter)
+    const started = performance.now()
+    const misses = Array.from({ length: 500 }, () => c!.recovery!.recover(key(), undefined)) // 500 stale cookies at once
+    const elapsed = performance.now() - started
+    expect(await Promise.all(misses)).toEqual(Array(500).fill(false))
+    const searches = asked(list) / 2 // each search asks A and B
+    process.stdout.write(`500 distinct stale keys at once: ${searches} searches (${asked(list)} peer requests)\n`)
+    const { searchBurst, searchesPerSecond } = DEFAULT_SEARCH_LIMITS
+    expect(searches).toBeGreaterThanOrEqual(searchBurst)
+    expect(searches).toBeLessThanOrEqual(searchBurst + Math.ceil((elapsed * searchesPerSecond) / 1000))
+    // The bucket refills: a genuine miss a little later is searched, and finds its record.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const k = key()
+    await b!.write(k, value('moved'))
+    await expect(c!.recovery!.recover(k, b!.recovery!.hint)).resolves.toBe(true)
+    await expect(a!.readAll(k)).resolves.toBeUndefined()
   })
 })
 

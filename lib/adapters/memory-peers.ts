@@ -1,12 +1,35 @@
 import { optionError } from '../errors.js'
+import { log, recordLabel } from '../log.js'
 import { derivePeerKeys, nodeHint, type PeerKeys } from '../node-hint.js'
 import type { StashRecovery } from '../recovery.js'
 import type { MemoryTable } from './memory.js'
 import { handOver, receive } from './memory-moves.js'
 import { NonceCache, openReply, openRequest, sealReply, sealRequest } from './peer-protocol.js'
+import { RecentMisses } from './recent-misses.js'
+import { TokenBucket } from './token-bucket.js'
 
 /** A reply that arrives this long after the timeout is still stored, so no record is lost in flight. */
 export const REPLY_GRACE_MS = 5000
+
+/** How often one node may search its peers; every field is optional. */
+export interface SearchLimits {
+  /** Milliseconds a record searched in vain is not searched again under the same cookie hint. @default 30000 */
+  readonly missTtl?: number
+  /** Most records remembered as searched in vain; past it the oldest is forgotten. @default 10000 */
+  readonly maxMisses?: number
+  /** Searches the node may start per second, on average; beyond it a miss asks no peer. @default 100 */
+  readonly searchesPerSecond?: number
+  /** Searches the node may start in a burst above that rate. @default 200 */
+  readonly searchBurst?: number
+}
+
+/** The defaults of {@link SearchLimits}. */
+export const DEFAULT_SEARCH_LIMITS: Required<SearchLimits> = {
+  missTtl: 30_000,
+  maxMisses: 10_000,
+  searchesPerSecond: 100,
+  searchBurst: 200,
+}
 
 /** One node a link can ask for a record. */
 export interface Peer {
@@ -37,13 +60,22 @@ export interface PeerRecovery extends StashRecovery {
  * Cross-node recovery over `link` for the records of `table`. A miss asks the hinted peer, and
  * the others when it answers none, fails, or is silent for half the timeout; the whole search
  * ends by `timeout` ms. Concurrent misses of one key on this node share one search.
+ *
+ * A miss asks no peer (it is a plain miss) when the record was searched in vain under the same
+ * cookie hint in the last 30 s (`missTtl`; at most 10,000 records remembered), or when the node
+ * has started more than 100 searches a second (`searchesPerSecond`, in bursts of up to 200,
+ * `searchBurst`): a cookie whose record is gone cannot make a node ask its peers again and again.
+ * A record stored here meanwhile (a late reply, a write) is always found: the table comes first.
  */
-export function createPeerRecovery(table: MemoryTable, link: PeerLink, timeout: number): PeerRecovery {
+export function createPeerRecovery(table: MemoryTable, link: PeerLink, timeout: number, limits: SearchLimits = {}): PeerRecovery {
+  const { missTtl, maxMisses, searchesPerSecond, searchBurst } = { ...DEFAULT_SEARCH_LIMITS, ...limits }
   let secrets: readonly string[] | undefined
   let keys: PeerKeys | undefined
   let hint: string | undefined
   const nonces = new NonceCache()
   const searches = new Map<string, Promise<boolean>>()
+  const misses = new RecentMisses(missTtl, maxMisses)
+  const bucket = new TokenBucket(searchesPerSecond, searchBurst)
   let closed = false
 
   const answer = (text: string): string | undefined => {
@@ -58,6 +90,7 @@ export function createPeerRecovery(table: MemoryTable, link: PeerLink, timeout: 
     const moved = reply === undefined ? undefined : openReply(keys!, nonce, reply)
     if (moved === undefined || moved === null || closed) return false
     receive(table, key, moved, Date.now())
+    misses.delete(key)
     return true
   }
 
@@ -114,12 +147,25 @@ export function createPeerRecovery(table: MemoryTable, link: PeerLink, timeout: 
     },
     recover(key, cookieHint) {
       if (keys === undefined || closed) return Promise.resolve(false)
-      let running = searches.get(key)
-      if (running === undefined) {
-        running = search(key, cookieHint).finally(() => searches.delete(key))
-        searches.set(key, running)
+      const running = searches.get(key)
+      if (running !== undefined) return running
+      if (table.get(key, Date.now()) !== undefined) return Promise.resolve(true) // arrived since the load missed
+      if (misses.has(key, cookieHint)) {
+        log('recover %s: searched in vain lately; a plain miss, no peer asked', recordLabel(key))
+        return Promise.resolve(false)
       }
-      return running
+      if (!bucket.take()) {
+        log('recover %s: over %d searches a second; a plain miss, no peer asked', recordLabel(key), searchesPerSecond)
+        return Promise.resolve(false)
+      }
+      const started = search(key, cookieHint)
+        .then((found) => {
+          if (!found) misses.add(key, cookieHint)
+          return found
+        })
+        .finally(() => searches.delete(key))
+      searches.set(key, started)
+      return started
     },
     close() {
       closed = true

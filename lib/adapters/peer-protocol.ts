@@ -3,7 +3,12 @@ import type { PeerKeys } from '../node-hint.js'
 import type { MovedRecord } from './memory-moves.js'
 
 /** How far a request's timestamp may be from the receiver's clock (skew between hosts included). */
-const REPLAY_WINDOW_MS = 30_000
+export const REPLAY_WINDOW_MS = 30_000
+/**
+ * Most nonces a node remembers. Only authenticated requests add one, each for at most twice the
+ * window, so this allows a sustained 1,600 accepted requests a second; past it requests are refused.
+ */
+export const MAX_NONCES = 100_000
 /** Longest request text accepted; a genuine one is about 200 characters. */
 export const MAX_REQUEST_CHARS = 2048
 const MAC_BYTES = 32
@@ -54,7 +59,12 @@ export function openRequest(keys: PeerKeys, text: string, self: string, nonces: 
   const { to, key, ts, nonce } = request
   if (to !== self || typeof key !== 'string' || typeof nonce !== 'string' || typeof ts !== 'number') return undefined
   const now = Date.now()
-  if (Math.abs(now - ts) > REPLAY_WINDOW_MS || !nonces.claim(nonce, now + REPLAY_WINDOW_MS, now)) return undefined
+  // A request is accepted while this clock is within the window of its timestamp, which may be
+  // ahead of this clock (skew): its nonce is kept until the last moment it could be accepted, so
+  // a replay is refused by the nonce wherever the timestamp alone would let it through. Future
+  // timestamps keep the full window, since legitimate hosts' clocks may differ by that much.
+  const until = Math.max(ts, now) + REPLAY_WINDOW_MS
+  if (!(Math.abs(now - ts) <= REPLAY_WINDOW_MS) || !nonces.claim(nonce, until, now)) return undefined
   return { key, nonce, keyIndex }
 }
 
@@ -90,20 +100,43 @@ export function openReply(keys: PeerKeys, nonce: string, text: string): MovedRec
   return undefined
 }
 
-/** Nonces of accepted requests, kept for the replay window: a captured request works once. */
+/**
+ * Nonces of accepted requests, each kept until its request could no longer pass the timestamp
+ * check: a captured request works once. Bounded: at most `capacity` nonces; when that many are
+ * still alive, `claim` refuses (the request fails) rather than forget one that could be replayed.
+ */
 export class NonceCache {
+  /** Nonce → the moment (`Date.now()`) it may be forgotten. */
   private readonly until = new Map<string, number>()
 
-  /** Records `nonce`; false when it was seen already. */
+  constructor(private readonly capacity = MAX_NONCES) {}
+
+  /** Records `nonce`, to be kept until `until`; false when it was seen already, or the cache is full. */
   claim(nonce: string, until: number, now: number): boolean {
-    // Insertion order is time order: expired nonces are at the front.
-    for (const [old, expires] of this.until) {
-      if (expires > now) break
-      this.until.delete(old)
-    }
+    this.prune(now)
     if (this.until.has(nonce)) return false
+    if (this.until.size >= this.capacity) {
+      this.prune(now, true)
+      if (this.until.size >= this.capacity) return false
+    }
     this.until.set(nonce, until)
     return true
+  }
+
+  /** Nonces remembered. */
+  get size(): number {
+    return this.until.size
+  }
+
+  /**
+   * Forgets expired nonces: those at the front (insertion order is nearly expiry order, since every
+   * expiry lies within two windows of its insertion), or with `all`, every one.
+   */
+  private prune(now: number, all = false): void {
+    for (const [nonce, expires] of this.until) {
+      if (expires <= now) this.until.delete(nonce)
+      else if (!all) break
+    }
   }
 }
 

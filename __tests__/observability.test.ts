@@ -40,6 +40,7 @@ describe('stats()', () => {
       bytesRead: 0,
       bytesWritten: 0,
       errors: 0,
+      evictions: 0,
       latency: { calls: 0, mean: 0, p50: 0, p99: 0, max: 0 },
     })
   })

@@ -74,10 +74,18 @@ export interface StashAdapter {
    */
   ready?(timeout: number): Promise<void>
 
-  /** Admin: every live record key, in batches (never blocking the store, e.g. SCAN). */
-  keys?(): AsyncIterable<string[]>
-  /** Admin: deletes every record of this adapter (and nothing else); resolves to how many. */
-  clear?(): Promise<number>
+  /**
+   * Admin: every live record key, in batches (never blocking the store, e.g. SCAN). With
+   * `match`, only the keys it accepts: the stash admin passes a test of its own record keys, so
+   * that session records and other key layouts sharing the adapter are left out.
+   */
+  keys?(match?: (recordKey: string) => boolean): AsyncIterable<string[]>
+  /**
+   * Admin: deletes every record of this adapter (and nothing else); resolves to how many. With
+   * `match`, only the records whose key it accepts, and of the owner indexes only what those
+   * leave empty. An adapter that ignores `match` clears everything: the contract suite tests it.
+   */
+  clear?(match?: (recordKey: string) => boolean): Promise<number>
   /** Admin: the live record keys of one owner. */
   ownerKeys?(owner: string): Promise<string[]>
   /** Admin: deletes every record of one owner; resolves to how many. */
@@ -89,6 +97,23 @@ export interface StashAdapter {
    * Adapters shared by every node (Redis) leave it out.
    */
   readonly recovery?: StashRecovery
+
+  /**
+   * Optional: subscribes to the records the adapter evicts to stay within a budget of its own
+   * (the memory adapter's `maxMemory` and `maxEntries`). `listener` is called synchronously after
+   * each eviction pass (the write that caused it has happened) and must not throw; the returned
+   * function unsubscribes. `createStash` subscribes once per instance: `stats().evictions` and
+   * the `'evicted'` event. Stores that evict on their own (Redis `maxmemory`) leave it out.
+   */
+  onEvict?(listener: (eviction: StashEviction) => void): () => void
+}
+
+/** One eviction pass of an adapter ({@link StashAdapter.onEvict}): what it removed. */
+export interface StashEviction {
+  /** Live records evicted. */
+  readonly records: number
+  /** Their stored bytes (UTF-8 field names and values). */
+  readonly bytes: number
 }
 
 /** The owner named by a record key (`{owner}hash`), or undefined for a stash bound to no session. */

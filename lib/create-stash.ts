@@ -39,6 +39,8 @@ export function createStash<Data extends object = StashData>(options: StashOptio
     if (name !== 'constructor') Object.defineProperty(stash, name, Object.getOwnPropertyDescriptor(EventEmitter.prototype, name)!)
   }
   const runtime = new StashRuntime(resolved, adapter, secrets, createCodec(secrets, resolved.version, resolved.encrypt), stash)
+  // One subscription per instance (never per request): `stats().evictions` and `'evicted'`.
+  const unsubscribeEvictions = adapter.onEvict?.((eviction) => runtime.evicted(eviction))
 
   Object.defineProperties(stash, {
     route: {
@@ -55,6 +57,7 @@ export function createStash<Data extends object = StashData>(options: StashOptio
     close: {
       value: async function close(): Promise<void> {
         try {
+          unsubscribeEvictions?.()
           await adapter.close()
         } catch (err) {
           runtime.report(err) // closing never fails: what could not be released is reported

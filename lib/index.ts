@@ -1,5 +1,12 @@
 export type { StashAdmin, StashEntry } from './admin.js'
-export { ownerOfKey, type CompareAndSetResult, type FieldSwap, type RecordChange, type StashAdapter } from './adapter.js'
+export {
+  ownerOfKey,
+  type CompareAndSetResult,
+  type FieldSwap,
+  type RecordChange,
+  type StashAdapter,
+  type StashEviction,
+} from './adapter.js'
 export { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from './adapters/memory.js'
 export type { HttpPeers, MemoryPeers } from './adapters/memory-peer-options.js'
 export type { PeerHandler } from './adapters/peer-http.js'

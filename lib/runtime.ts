@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import type { StashAdapter } from './adapter.js'
+import type { StashAdapter, StashEviction } from './adapter.js'
 import type { Codec } from './codec.js'
 import { readId } from './cookie.js'
 import { CircuitBreaker } from './breaker.js'
@@ -142,6 +142,16 @@ export class StashRuntime {
   expired(record: string): void {
     this.stats.misses++
     this.events.emit('expired', { record })
+  }
+
+  /** Counts an eviction pass of the adapter and emits `'evicted'` (`{ records, bytes }`). */
+  evicted(eviction: StashEviction): void {
+    this.stats.evictions += eviction.records
+    try {
+      this.events.emit('evicted', eviction)
+    } catch (err) {
+      this.report(err) // a listener that throws must not fail the write that caused the eviction
+    }
   }
 
   /** The error of a write attempted by a request that could not load its stash. */

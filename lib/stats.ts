@@ -29,6 +29,12 @@ export interface StashStats {
   readonly bytesWritten: number
   /** Failures: store calls that failed, and problems reported through the `'error'` event. */
   readonly errors: number
+  /**
+   * Live records the adapter evicted to stay within its budget (the memory adapter's
+   * `maxMemory`, `maxEntries`), whichever stash or session store wrote the record that caused
+   * it: every instance sharing one table (`memoryAdapter({ name })`) counts all of its evictions.
+   */
+  readonly evictions: number
   /** Latency of every store call, successful or not. */
   readonly latency: StashLatency
 }
@@ -44,6 +50,7 @@ export class StatsRecorder {
   bytesRead = 0
   bytesWritten = 0
   errors = 0
+  evictions = 0
   // Nanoseconds, from 1 ns to one hour, with 3 significant digits (node's HDR histogram).
   private readonly histogram: RecordableHistogram = createHistogram({ lowest: 1, highest: 3_600 * 1e9, figures: 3 })
 
@@ -64,6 +71,7 @@ export class StatsRecorder {
       bytesRead: this.bytesRead,
       bytesWritten: this.bytesWritten,
       errors: this.errors,
+      evictions: this.evictions,
       latency: Object.freeze({
         calls: h.count,
         mean: ms(h.mean),

@@ -96,6 +96,8 @@ export type StashHandler = (req: IncomingMessage, res: ServerResponse, next: Nex
  * - `'unavailable'` `(err)` / `'available'` `()`: the store stopped / started answering again.
  * - `'expired'` `({ record })`: a client came back with a signed ID whose record is gone
  *   (expired, revoked or reset elsewhere); `record` is the hashed record key, never the ID.
+ * - `'evicted'` `({ records, bytes })`: the adapter evicted `records` live stashes holding
+ *   `bytes` stored bytes to stay within its budget (the memory adapter's `maxMemory`, `maxEntries`).
  */
 export interface StashMiddleware<Data extends object = StashData> extends StashHandler, EventEmitter, StashAdmin {
   /**

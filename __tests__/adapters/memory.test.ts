@@ -51,7 +51,12 @@ describe('memoryAdapter: name sharing', () => {
     const name = uniqueName()
     const a = memoryAdapter({ name, maxEntries: 10 })
     try {
-      for (const options of [{ name }, { name, maxEntries: 11 }, { name, maxEntries: 10, cleanupBatchSize: 7 }]) {
+      for (const options of [
+        { name },
+        { name, maxEntries: 11 },
+        { name, maxEntries: 10, cleanupBatchSize: 7 },
+        { name, maxEntries: 10, maxMemory: 1000 },
+      ]) {
         expect(() => memoryAdapter(options)).toThrow(TypeError)
         expect(() => memoryAdapter(options)).toThrow(/^express-stash: .*memoryAdapter\.name/)
       }
@@ -216,6 +221,11 @@ describe('memoryAdapter: options', () => {
     ['a negative maxEntries', { maxEntries: -1 }, 'memoryAdapter.maxEntries'],
     ['a zero maxEntries', { maxEntries: 0 }, 'memoryAdapter.maxEntries'],
     ['a fractional maxEntries', { maxEntries: 0.5 }, 'memoryAdapter.maxEntries'],
+    ['a zero maxMemory', { maxMemory: 0 }, 'memoryAdapter.maxMemory'],
+    ['a negative maxMemory', { maxMemory: -1024 }, 'memoryAdapter.maxMemory'],
+    ['a fractional maxMemory', { maxMemory: 1.5 }, 'memoryAdapter.maxMemory'],
+    ['a string maxMemory', { maxMemory: '64mb' }, 'memoryAdapter.maxMemory'],
+    ['an infinite maxMemory', { maxMemory: Infinity }, 'memoryAdapter.maxMemory'],
     ['an empty name', { name: '' }, 'memoryAdapter.name'],
     ['a non-string name', { name: 42 }, 'memoryAdapter.name'],
   ]
@@ -231,10 +241,11 @@ describe('memoryAdapter: options', () => {
     }
     expect(message.startsWith('express-stash:')).toBe(true)
     expect(message).toContain(option)
+    if (option === 'memoryAdapter.maxMemory') expect(message).toContain('a positive integer of bytes')
   })
 
   test('valid options are accepted', async () => {
-    const adapter = memoryAdapter({ name: uniqueName(), cleanupInterval: 1, cleanupBatchSize: 1, maxEntries: 1 })
+    const adapter = memoryAdapter({ name: uniqueName(), cleanupInterval: 1, cleanupBatchSize: 1, maxEntries: 1, maxMemory: 1024 })
     await adapter.write(randomKey(), value('1'))
     expect(adapter.size).toBe(1)
     await adapter.close()

@@ -1,5 +1,5 @@
 import { StashError } from '../errors.js'
-import type { MemoryTable } from './memory.js'
+import type { MemoryTable } from './memory-table.js'
 
 /** A record in transit between nodes: its fields, and the milliseconds it has left to live. */
 export interface MovedRecord {

@@ -1,11 +1,10 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import type { CompareAndSetResult, RecordChange, StashAdapter } from '../adapter.js'
+import type { CompareAndSetResult, RecordChange, StashAdapter, StashEviction } from '../adapter.js'
 import { optionError, StashError, tooLargeError } from '../errors.js'
-import { assertNotMoved, Tombstones } from './memory-moves.js'
+import { assertNotMoved } from './memory-moves.js'
 import { resolvePeers, type MemoryPeers } from './memory-peer-options.js'
 import { createPeerRecovery, type PeerRecovery } from './memory-peers.js'
+import { MemoryTable, type MemoryRecord, type TableSettings } from './memory-table.js'
 import type { PeerHandler } from './peer-http.js'
-import { ShardedMap } from './sharded-map.js'
 
 /** Options of {@link memoryAdapter}. Timers are in milliseconds. */
 export interface MemoryAdapterOptions {
@@ -18,6 +17,14 @@ export interface MemoryAdapterOptions {
   /** Most records kept; beyond it the least recently used record is evicted. @default no limit */
   maxEntries?: number
   /**
+   * Most stored bytes kept (UTF-8 field names and values, as `maxBytes` counts them, summed over
+   * every record); beyond it the least recently used records are evicted, reported by the
+   * stash's `'evicted'` event and `stats().evictions`. A write that would make one record larger
+   * than this fails with `ERR_STASH_TOO_LARGE`. Per-record overhead (keys, maps) is not counted.
+   * @default 67108864 (64 MiB)
+   */
+  maxMemory?: number
+  /**
    * Cross-node recovery: the other nodes a missed record is moved from. `'cluster'` in workers of
    * `node:cluster` (with `clusterPrimary()` in the primary), or `{ self, urls }`: the peer endpoint
    * URLs of independent processes or hosts (serve `adapter.peerHandler` at `self`).
@@ -28,108 +35,26 @@ export interface MemoryAdapterOptions {
   peerTimeout?: number
 }
 
-/** @internal */
-export interface MemoryRecord {
-  readonly fields: Map<string, string>
-  expiresAt: number
-  bytes: number
-  /** Least-recently-used stamp, kept by the table. */
-  used: number
-}
-
-/** One table of records, possibly shared by several adapters through `name`. @internal */
-export class MemoryTable {
-  readonly records = new ShardedMap<MemoryRecord>()
-  /** Records moved to another node (cross-node recovery), refusing stale writes. */
-  readonly tombstones = new Tombstones()
-  users = 0
-  private sweeping: Promise<number> | undefined
-  private readonly timer: NodeJS.Timeout
-
-  constructor(
-    readonly settings: Required<Omit<MemoryAdapterOptions, 'name' | 'maxEntries' | 'peers' | 'peerTimeout'>> & {
-      maxEntries: number | undefined
-    },
-  ) {
-    this.timer = setInterval(() => void this.sweep(), settings.cleanupInterval)
-    this.timer.unref()
-  }
-
-  /** The live record under `key`, refreshed in the LRU order; expired records are dropped. */
-  get(key: string, now: number): MemoryRecord | undefined {
-    const record = this.records.get(key)
-    if (record === undefined) return undefined
-    if (record.expiresAt <= now) {
-      this.records.delete(key)
-      return undefined
-    }
-    if (this.settings.maxEntries !== undefined) this.records.refresh(key, record)
-    return record
-  }
-
-  /** Stores a record, evicting the least recently used ones beyond `maxEntries`. */
-  set(key: string, record: MemoryRecord): void {
-    this.records.set(key, record)
-    const max = this.settings.maxEntries
-    while (max !== undefined && this.records.size > max) this.records.delete(this.records.oldest()!)
-  }
-
-  /** Live record keys in batches of `cleanupBatchSize`, yielding to the event loop in between. */
-  async *keys(filter: (key: string) => boolean = () => true): AsyncGenerator<string[]> {
-    let batch: string[] = []
-    let examined = 0
-    for (const [key, record] of this.records) {
-      if (record.expiresAt > Date.now() && filter(key)) batch.push(key)
-      if (++examined % this.settings.cleanupBatchSize === 0) {
-        if (batch.length > 0) yield batch
-        batch = []
-        await yieldToEventLoop()
-      }
-    }
-    if (batch.length > 0) yield batch
-  }
-
-  /** Removes expired records, `cleanupBatchSize` examined per step, yielding in between. */
-  sweep(): Promise<number> {
-    this.sweeping ??= this.sweepAll().finally(() => (this.sweeping = undefined))
-    return this.sweeping
-  }
-
-  private async sweepAll(): Promise<number> {
-    let removed = 0
-    let examined = 0
-    let now = Date.now()
-    for (const [key, record] of this.records) {
-      if (record.expiresAt <= now) {
-        this.records.delete(key)
-        removed++
-      }
-      if (++examined % this.settings.cleanupBatchSize === 0) {
-        await yieldToEventLoop()
-        now = Date.now()
-      }
-    }
-    this.tombstones.sweep(now)
-    return removed
-  }
-
-  close(): void {
-    clearInterval(this.timer)
-  }
-}
-
 const REGISTRY_KEY = Symbol.for('express-stash.memory-tables')
 // Shared through globalThis so that CommonJS and ESM copies of the package see one registry.
 const registry: Map<string, MemoryTable> =
   ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Map<string, MemoryTable>) ??
   ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Map<string, MemoryTable>())
 
-/** The memory adapter: also exposes `sweep()` (run a sweep now) and `size` (records held). */
+/** The memory adapter: also exposes `sweep()` (run a sweep now), `size` (records held) and `bytes`. */
 export interface MemoryAdapter extends StashAdapter {
   /** Records currently held, expired ones not yet swept included. */
   readonly size: number
+  /** Stored bytes currently held (what `maxMemory` limits), expired records not yet swept included. */
+  readonly bytes: number
   /** Runs a sweep now (or joins the one running); resolves to the number of expired records removed. */
   sweep(): Promise<number>
+  /** {@link StashAdapter.keys}, always implemented. */
+  keys(match?: (recordKey: string) => boolean): AsyncIterable<string[]>
+  /** {@link StashAdapter.clear}, always implemented. */
+  clear(match?: (recordKey: string) => boolean): Promise<number>
+  /** {@link StashAdapter.onEvict}: every eviction of the table, whichever adapter sharing it (`name`) wrote. */
+  onEvict(listener: (eviction: StashEviction) => void): () => void
   /** Cross-node recovery, with `peers`. */
   readonly recovery?: PeerRecovery
   /**
@@ -143,9 +68,10 @@ export interface MemoryAdapter extends StashAdapter {
  * The default adapter: records in this process's memory (the ETS analogue). Values are kept
  * serialized, so restored data is always a copy. Expired records are removed lazily on access
  * and by a periodic sweep that yields to the event loop; timers never keep the process alive.
+ * Past `maxMemory` (64 MiB) of stored bytes, the least recently used records are evicted.
  *
  * @example
- * createStash({ adapter: memoryAdapter({ maxEntries: 100_000 }) })
+ * createStash({ adapter: memoryAdapter({ maxMemory: 256 * 1024 * 1024 }) })
  */
 export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter {
   const settings = resolve(options)
@@ -166,6 +92,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
   const records = table
   const recovery = peering === undefined ? undefined : createPeerRecovery(records, peering.link, peering.timeout)
   let closed = false
+  const subscriptions = new Set<() => void>()
 
   const open = (): MemoryTable => {
     if (closed) throw new StashError('ERR_STASH_CLOSED', 'the memory adapter was closed')
@@ -179,6 +106,9 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
     kind: 'memory',
     get size() {
       return records.records.size
+    },
+    get bytes() {
+      return records.bytes
     },
     async load(key, fields, ttl) {
       const now = Date.now()
@@ -223,12 +153,13 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
     async move(from, to, fields, ttl) {
       const table = open()
       if (table.get(from, Date.now()) === undefined) return 'gone'
-      table.records.delete(from)
-      table.records.delete(to)
       const map = new Map(Object.entries(fields))
-      if (map.size === 0) return
       let bytes = 0
       for (const [field, value] of map) bytes += sizeOf(field, value)
+      assertWithinBudget(table, bytes)
+      table.records.delete(from)
+      table.records.delete(to)
+      if (map.size === 0) return
       table.set(to, { fields: map, bytes, expiresAt: Date.now() + ttl * 1000, used: 0 })
     },
     async delete(key) {
@@ -237,6 +168,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
     async close() {
       if (closed) return
       closed = true
+      for (const unsubscribe of subscriptions) unsubscribe()
       recovery?.close()
       if (--records.users > 0) return
       records.close()
@@ -245,13 +177,18 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
     async sweep() {
       return open().sweep()
     },
-    keys() {
-      return open().keys()
+    keys(match) {
+      return open().keys(match)
     },
-    async clear() {
+    async clear(match) {
       const table = open()
-      const now = Date.now()
       let live = 0
+      if (match !== undefined) {
+        // Moved-away records keep their tombstones: the other node still holds them.
+        for await (const batch of table.keys(match)) for (const key of batch) live += table.records.delete(key) ? 1 : 0
+        return live
+      }
+      const now = Date.now()
       for (const [, record] of table.records) if (record.expiresAt > now) live++
       table.records.clear()
       table.tombstones.clear()
@@ -268,32 +205,44 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
       for (const key of keys) table.records.delete(key)
       return keys.length
     },
+    onEvict(listener: (eviction: StashEviction) => void) {
+      const unsubscribe = open().onEvict(listener)
+      subscriptions.add(unsubscribe)
+      return () => {
+        subscriptions.delete(unsubscribe)
+        unsubscribe()
+      }
+    },
     ...(recovery === undefined ? {} : { recovery }),
     ...(peering?.handler === undefined ? {} : { peerHandler: peering.handler }),
   }
   return adapter
 }
 
-function resolve(options: MemoryAdapterOptions): MemoryTable['settings'] {
+/** The default `maxMemory`: 64 MiB of stored bytes. */
+const MAX_MEMORY = 64 * 1024 * 1024
+
+function resolve(options: MemoryAdapterOptions): TableSettings {
   if (typeof options !== 'object' || options === null) throw optionError('memoryAdapter options', 'an object', options)
-  const known = new Set(['name', 'cleanupInterval', 'cleanupBatchSize', 'maxEntries', 'peers', 'peerTimeout'])
+  const known = new Set(['name', 'cleanupInterval', 'cleanupBatchSize', 'maxEntries', 'maxMemory', 'peers', 'peerTimeout'])
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new TypeError(`express-stash: unknown option \`memoryAdapter.${key}\``)
   }
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
     throw optionError('memoryAdapter.name', 'a non-empty string', options.name)
   }
-  const integer = (key: 'cleanupInterval' | 'cleanupBatchSize' | 'maxEntries', fallback: number | undefined) => {
+  const integer = (key: 'cleanupInterval' | 'cleanupBatchSize' | 'maxEntries' | 'maxMemory', fallback: number | undefined) => {
     const value = options[key]
     if (value === undefined) return fallback
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0)
-      throw optionError(`memoryAdapter.${key}`, 'a positive integer', value)
+      throw optionError(`memoryAdapter.${key}`, key === 'maxMemory' ? 'a positive integer of bytes' : 'a positive integer', value)
     return value
   }
   return {
     cleanupInterval: integer('cleanupInterval', 60_000)!,
     cleanupBatchSize: integer('cleanupBatchSize', 100)!,
     maxEntries: integer('maxEntries', undefined),
+    maxMemory: integer('maxMemory', MAX_MEMORY)!,
   }
 }
 
@@ -311,9 +260,20 @@ function applyChange(table: MemoryTable, key: string, change: RecordChange, now:
     fields.set(field, value)
   }
   if (change.maxBytes !== undefined && bytes > change.maxBytes) throw tooLargeError(bytes, change.maxBytes)
+  assertWithinBudget(table, bytes)
   if (fields.size === 0) return void table.records.delete(key)
   const until = now + change.ttl * 1000 // with `exact` the expiry is the ttl even when shorter, else it only grows
   table.set(key, { fields, bytes, expiresAt: change.exact === true ? until : Math.max(current?.expiresAt ?? 0, until), used: 0 })
+}
+
+/** A record larger than the whole `maxMemory` would evict everything, itself included: refused. */
+function assertWithinBudget(table: MemoryTable, bytes: number): void {
+  const { maxMemory } = table.settings
+  if (bytes <= maxMemory) return
+  throw new StashError(
+    'ERR_STASH_TOO_LARGE',
+    `stash of ${bytes} bytes would exceed the memory adapter's maxMemory (${maxMemory}); nothing was written`,
+  )
 }
 
 function sizeOf(field: string, value: string | undefined): number {

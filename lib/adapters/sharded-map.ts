@@ -1,9 +1,11 @@
 /** Shards of a {@link ShardedMap}: a power of two. */
 const SHARDS = 64
 
-/** A value that remembers when it was last used, for least-recently-used eviction. */
+/** A value that remembers when it was last used (for least-recently-used eviction) and its size. */
 export interface Stamped {
   used: number
+  /** Bytes the value holds, summed by the map: fixed while the value is in it. */
+  readonly bytes: number
 }
 
 /**
@@ -13,11 +15,13 @@ export interface Stamped {
  *
  * Each shard keeps its entries in least-recently-used order (`set` and `refresh` move an entry to
  * the end), and every entry carries a stamp, so the globally least recently used entry is the
- * oldest among the shards' first entries.
+ * oldest among the shards' first entries. The map also keeps the sum of its values' `bytes`,
+ * exact through every `set`, `delete` and `clear`.
  */
 export class ShardedMap<V extends Stamped> {
   private readonly shards = Array.from({ length: SHARDS }, () => new Map<string, V>())
   private count = 0
+  private total = 0
   private tick = 0
 
   /** Entries held. */
@@ -25,6 +29,12 @@ export class ShardedMap<V extends Stamped> {
     return this.count
   }
 
+  /** The sum of the `bytes` of the entries held. */
+  get bytes(): number {
+    return this.total
+  }
+
+  /** The entry under `key`, leaving its place in the order as it is. */
   get(key: string): V | undefined {
     return this.shard(key).get(key)
   }
@@ -32,12 +42,18 @@ export class ShardedMap<V extends Stamped> {
   /** Stores `value` under `key` as the most recently used entry. */
   set(key: string, value: V): void {
     const shard = this.shard(key)
-    if (!shard.delete(key)) this.count++
+    const previous = shard.get(key)
+    if (previous === undefined) this.count++
+    else {
+      shard.delete(key)
+      this.total -= previous.bytes
+    }
     value.used = ++this.tick
+    this.total += value.bytes
     shard.set(key, value)
   }
 
-  /** Marks an entry as the most recently used. */
+  /** Marks an entry as the most recently used; `value` must be the one held under `key`. */
   refresh(key: string, value: V): void {
     const shard = this.shard(key)
     shard.delete(key)
@@ -45,15 +61,22 @@ export class ShardedMap<V extends Stamped> {
     shard.set(key, value)
   }
 
+  /** Removes an entry; whether there was one. */
   delete(key: string): boolean {
-    const deleted = this.shard(key).delete(key)
-    if (deleted) this.count--
-    return deleted
+    const shard = this.shard(key)
+    const previous = shard.get(key)
+    if (previous === undefined) return false
+    shard.delete(key)
+    this.count--
+    this.total -= previous.bytes
+    return true
   }
 
+  /** Removes every entry. */
   clear(): void {
     for (const shard of this.shards) shard.clear()
     this.count = 0
+    this.total = 0
   }
 
   /** The least recently used key, if any. */

@@ -13,11 +13,14 @@ export interface StashEntry {
 
 /** Admin calls on the stored state of one stash instance (Charon's `get_all`/`delete_all`, connect-redis's `ids`/`length`/`clear`). */
 export interface StashAdmin {
-  /** Record keys of every live stash under this instance's adapter (SCAN, never KEYS). */
+  /**
+   * Record keys of every live stash under this instance's adapter and prefix (SCAN, never KEYS);
+   * session records and keys of longer prefixes sharing the store are left out.
+   */
   ids(): Promise<string[]>
-  /** How many stashes are stored. */
+  /** How many stashes are stored (as many as `ids()` lists). */
   length(): Promise<number>
-  /** Deletes every stash of this instance's adapter; resolves to how many. */
+  /** Deletes every stash of this instance's adapter and prefix, and nothing else; resolves to how many. */
   clear(): Promise<number>
   /** Every live stash bound to one session value (see `sessionKey`; a string, or a number as the middleware reads it), with its data. */
   listFor(sessionValue: string | number): Promise<StashEntry[]>
@@ -25,7 +28,21 @@ export interface StashAdmin {
   revokeAll(sessionValue: string | number): Promise<number>
 }
 
-/** Builds the admin calls of a stash instance. */
+/**
+ * Whether `key` is a stash record key as `recordKeyOf` makes them: a 43-character base64url
+ * SHA-256, after `{<owner hash>}` when bound to a session. Session store records (`sess:...`),
+ * and keys of a longer Redis prefix (`app:v2:...` under `app:`), never are.
+ */
+export function isStashRecordKey(key: string): boolean {
+  return STASH_RECORD_KEY.test(key)
+}
+
+const STASH_RECORD_KEY = /^(?:\{[A-Za-z0-9_-]{43}\})?[A-Za-z0-9_-]{43}$/
+
+/**
+ * Builds the admin calls of a stash instance. They reach only this instance's record keys
+ * ({@link isStashRecordKey}): other records in the same adapter are neither listed nor cleared.
+ */
 export function createAdmin(runtime: StashRuntime): StashAdmin {
   const { adapter, codec } = runtime
   const need = <M extends 'keys' | 'clear' | 'ownerKeys' | 'deleteOwner'>(method: M): NonNullable<StashAdapter[M]> => {
@@ -47,7 +64,8 @@ export function createAdmin(runtime: StashRuntime): StashAdmin {
     const keys = need('keys')
     return runtime.call(async () => {
       const all: string[] = []
-      for await (const batch of keys()) all.push(...batch)
+      // Filtered here too, for an adapter that ignores `match`.
+      for await (const batch of keys(isStashRecordKey)) for (const key of batch) if (isStashRecordKey(key)) all.push(key)
       return all
     })
   }
@@ -57,7 +75,7 @@ export function createAdmin(runtime: StashRuntime): StashAdmin {
     length: async () => (await ids()).length,
     clear: async () => {
       const clear = need('clear')
-      return runtime.call(() => clear(), 'write')
+      return runtime.call(() => clear(isStashRecordKey), 'write')
     },
     listFor: async (sessionValue) => {
       const ownerKeys = need('ownerKeys')

@@ -3,6 +3,7 @@ import { ownerOfKey, type CompareAndSetResult, type StashAdapter } from '../adap
 import { optionError, StashError, StashUnavailableError, tooLargeError } from '../errors.js'
 import { bounded, driverFor, isAnswer, scriptCommand, type RedisClientLike, type RedisDriver } from './redis-client.js'
 import { RecentTouches } from './recent-touches.js'
+import { redisAdmin } from './redis-admin.js'
 import { connectUrl } from './redis-connect.js'
 import {
   COMPARE_AND_SET,
@@ -87,24 +88,6 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
   const keys = (record: string): string[] => {
     const owner = ownerOfKey(record)
     return owner === undefined ? [key(record)] : [key(record), indexOf(owner)]
-  }
-  /** Every key under the prefix, node by node, in SCAN batches (indexes end with `}`). */
-  async function* scan(): AsyncGenerator<string[]> {
-    const d = await driver()
-    const pattern = settings.prefix.replace(/[*?[\]\\]/g, '\\$&') + '*'
-    for (const node of await d.masters()) {
-      let cursor = '0'
-      do {
-        const [next, batch] = (await bounded(
-          d,
-          settings,
-          ['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(settings.scanCount)],
-          node,
-        )) as [string | number, string[]]
-        cursor = String(next)
-        if (batch.length > 0) yield batch
-      } while (cursor !== '0')
-    }
   }
   const driver = async (): Promise<RedisDriver> => {
     if (closed) throw new StashError('ERR_STASH_CLOSED', 'the redis adapter was closed')
@@ -243,25 +226,7 @@ export function redisAdapter(connection: RedisConnection, options: RedisAdapterO
     async delete(record) {
       await script(DELETE, keys(record), [])
     },
-    async *keys() {
-      for await (const batch of scan()) {
-        const records = batch.filter((k) => !k.endsWith('}')).map((k) => k.slice(settings.prefix.length))
-        if (records.length > 0) yield records
-      }
-    },
-    async clear() {
-      const d = await driver()
-      let deleted = 0
-      for await (const batch of scan()) {
-        const indexes = batch.filter((k) => k.endsWith('}'))
-        const records = batch.filter((k) => !k.endsWith('}'))
-        // On a cluster the keys of one batch may sit in different slots: one UNLINK each.
-        const groups = (list: string[]) => (list.length === 0 ? [] : d.cluster ? list.map((k) => [k]) : [list])
-        for (const group of groups(records)) deleted += Number(await command(group[0]!, ['UNLINK', ...group]))
-        for (const group of groups(indexes)) await command(group[0]!, ['UNLINK', ...group])
-      }
-      return deleted
-    },
+    ...redisAdmin({ settings, driver, command, script }),
     async ownerKeys(owner) {
       const live = (await script(OWNER_KEYS, [indexOf(owner)], [])) as string[]
       return live.map((k) => k.slice(settings.prefix.length))

@@ -12,8 +12,9 @@ const ownedKey = (owner: string) => `{${owner}}${randomKey()}`
 
 /**
  * Registers the `admin` group. The adapter must implement the optional admin methods
- * (`keys`, `clear`, `ownerKeys`, `deleteOwner`); leave the group out with `without: ['admin']`
- * for one that does not. The group's adapter must start empty (a fresh prefix or table).
+ * (`keys`, `clear`, `ownerKeys`, `deleteOwner`), honouring the record-key test `keys(match)` and
+ * `clear(match)` take; leave the group out with `without: ['admin']` for one that does not. The
+ * group's adapter must start empty (a fresh prefix or table).
  */
 export function adminContract(api: TestApi, name: string, factory: AdapterFactory, options: ContractOptions = {}): void {
   api.describe(`${name} adapter contract: admin`, () => {
@@ -59,6 +60,44 @@ export function adminContract(api: TestApi, name: string, factory: AdapterFactor
       await adapter().move(from, to, { f: 'v' }, TTL)
       await sleep(1100 + (options.ttlSlack ?? 0))
       equal(await adapter().ownerKeys!('carol'), [to])
+    })
+
+    api.test('keys(match) lists only the live records match accepts, and hands match record keys', async () => {
+      const mine = [randomKey(), ownedKey('erin')]
+      const theirs = [randomKey(), ownedKey('erin')]
+      for (const key of [...mine, ...theirs]) await write(key)
+      const written = new Set([...(await allKeys()), ...mine, ...theirs])
+      const asked: string[] = []
+      const match = (key: string) => {
+        asked.push(key)
+        return mine.includes(key)
+      }
+      const listed: string[] = []
+      for await (const batch of adapter().keys!(match)) listed.push(...batch)
+      equal(listed.sort(), [...mine].sort())
+      for (const key of theirs) equal(asked.includes(key), true, `match was not asked about ${key}`)
+      for (const key of asked) equal(written.has(key), true, `match was asked about ${key}, which is no record key`)
+      for (const key of [...mine, ...theirs]) await adapter().delete(key)
+    })
+
+    api.test('clear(match) deletes only the records match accepts; the others and their owner listings stay', async () => {
+      const mine = [randomKey(), randomKey(), ownedKey('frank'), ownedKey('gina'), ownedKey('gina')]
+      const theirs = [randomKey(), ownedKey('frank'), ownedKey('hugo')]
+      for (const key of [...mine, ...theirs]) await write(key)
+      const brief = randomKey()
+      await write(brief, 1)
+      await sleep(1100 + (options.ttlSlack ?? 0))
+      const accepted = new Set([...mine, brief])
+      equal(await adapter().clear!((key) => accepted.has(key)), mine.length) // the expired one is not counted
+      const left = await allKeys()
+      for (const key of mine) equal(left.includes(key), false, `${key} survived clear(match)`)
+      for (const key of theirs) equal(left.includes(key), true, `${key} was cleared though match refused it`)
+      equal(await adapter().ownerKeys!('frank'), [theirs[1]!])
+      equal(await adapter().ownerKeys!('gina'), [])
+      equal(await adapter().ownerKeys!('hugo'), [theirs[2]!])
+      equal(await adapter().readAll(theirs[0]!), { f: 'v' })
+      equal(await adapter().clear!(() => false), 0)
+      for (const key of theirs) await adapter().delete(key)
     })
 
     api.test('clear() deletes every record and says how many', async () => {

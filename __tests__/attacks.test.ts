@@ -46,6 +46,12 @@ describe('forged duplicate cookies', () => {
     }
     // A browser's few duplicates (other paths or domains) still find the genuine one.
     await request(app).get('/count').set('Cookie', [forged[0], forged[1], genuine].join('; ')).expect(200, { count: 2 })
+    // Values of another shape (a stale unsigned cookie, another app's value) cost no check and do not count.
+    const junk = Array.from({ length: 50 }, (_, i) => `stash=${i % 2 ? 'legacy-value' : 's:short.sig'}`)
+    await request(app)
+      .get('/count')
+      .set('Cookie', [...junk, genuine].join('; '))
+      .expect(200, { count: 3 })
   })
 })
 

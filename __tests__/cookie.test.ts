@@ -45,6 +45,15 @@ describe('signId / readId', () => {
     expect(readId(header, 'stash', ['k'])).toEqual(found('B'.repeat(32), false))
   })
 
+  it('verifies at most three values shaped like a signed ID; values of other shapes do not count', () => {
+    const genuine = `stash=${signId(ID, 'k')}`
+    const forged = (n: number) => Array.from({ length: n }, (_, i) => `stash=s:${String(i).padStart(32, 'B')}.forged`)
+    expect(readId([...forged(2), genuine].join('; '), 'stash', ['k'])).toEqual(found(ID, false))
+    expect(readId([...forged(3), genuine].join('; '), 'stash', ['k'])).toBeUndefined()
+    const junk = Array.from({ length: 20 }, () => 'stash=not-an-id')
+    expect(readId([...junk, ...forged(2), genuine].join('; '), 'stash', ['k'])).toEqual(found(ID, false))
+  })
+
   it.each([
     ['missing', undefined],
     ['empty', ''],
@@ -112,14 +121,17 @@ describe('the stash cookie over HTTP (express 5)', () => {
   }
 
   it.each([
-    ['garbage', 'stash=%%%; other=1'],
-    ['unsigned ID', `stash=${ID}`],
-    ['forged signature', `stash=${encodeURIComponent(signId(ID, 'not the secret'))}`],
-    ['huge value', `stash=${'x'.repeat(8000)}`],
-    ['duplicates', `stash=a; stash=b; stash=${encodeURIComponent(signId(ID, 'secret'))}`],
-  ])('treats a %s cookie as a fresh stash, never an error', async (_name, cookie) => {
+    ['garbage', 'stash=%%%; other=1', false],
+    ['unsigned ID', `stash=${ID}`, false],
+    ['forged signature', `stash=${encodeURIComponent(signId(ID, 'not the secret'))}`, false],
+    ['huge value', `stash=${'x'.repeat(8000)}`, false],
+    // Signed, but no such stash: the response clears the cookie, so the client stops sending it.
+    ['duplicates', `stash=a; stash=b; stash=${encodeURIComponent(signId(ID, 'secret'))}`, true],
+  ])('treats a %s cookie as a fresh stash, never an error', async (_name, cookie, cleared) => {
     const server = app()
-    await request(server).get('/').set('Cookie', cookie).expect(200, {}).expect(noStashCookie)
+    const read = await request(server).get('/').set('Cookie', cookie).expect(200, {})
+    if (cleared) expect(setCookies(read)).toEqual([expect.stringMatching(/^stash=; Path=\/; Expires=Thu, 01 Jan 1970/)])
+    else noStashCookie(read)
     const res = await request(server).get('/count').set('Cookie', cookie).expect(200, { count: 1 })
     expect(idOf(cookiePair(res))).not.toBe(ID)
   })

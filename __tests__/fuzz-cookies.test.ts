@@ -5,10 +5,11 @@
  * The headers mix random bytes, near-valid signatures (genuine cookies mutated, truncated,
  * re-encoded, quoted, re-signed with a wrong secret), huge values, duplicate `stash` pairs and
  * crowds of other cookies, plus genuine cookies signed by the current and by the old secret.
- * Each response is checked against the documented semantics (every `stash` pair is tried, quoted
- * and percent-encoded values are read as Set-Cookie wrote them, the first verifying one wins, an
- * unknown ID is never adopted): no 5xx, exactly the genuine count or none, a `Set-Cookie` only to
- * re-sign an old-secret cookie. The child must never exit, its heap (after GC) must stay flat
+ * Each response is checked against the documented semantics (`stash` pairs are tried in order, the
+ * first three shaped like a signed ID are verified, quoted and percent-encoded values are read as
+ * Set-Cookie wrote them, the first verifying one wins, an unknown ID is never adopted and its
+ * cookie is cleared): no 5xx, exactly the genuine count or none, a `Set-Cookie` only to re-sign an
+ * old-secret cookie or to clear one whose stash does not exist. The child must never exit, its heap (after GC) must stay flat
  * between the end of a 10,000-request warm-up and the end, and its memory adapter must hold no
  * more records than the genuine ones. The generator is seeded: FUZZ_SEED=n reproduces a run.
  */
@@ -58,31 +59,42 @@ const VALUE = VISIBLE.replace(';', '') // no pair separator
 const mac = (id: string, secret: string): string => createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '')
 const sign = (id: string, secret: string): string => `s:${id}.${mac(id, secret)}`
 
-/** What a verifying stash value reads: its count (null: none) and whether it is re-signed. */
+/** What a verifying stash value reads: its count (null: none) and the cookie the response sets. */
 interface Outcome {
   readonly count: number | null
   readonly resign?: string // the current-secret value of a cookie verified by the old secret
+  readonly cleared?: true // a signed ID without a record: the response clears the cookie
 }
 const NONE: Outcome = { count: null }
+const UNKNOWN: Outcome = { count: null, cleared: true }
+/** The candidates the server verifies, per the documented bound. */
+const MAX_CANDIDATES = 3
+const MAX_COOKIE_VALUE = 256
+/** The shape of a signed ID once unquoted and decoded: only such values cost a signature check. */
+const SIGNED_SHAPE = /^s:[A-Za-z0-9_-]{32,128}(?:~[A-Za-z0-9_-]{8,64})?(?:![1-9][0-9]{0,9})?\.[^.]*$/
 /** Every correctly signed value the test knows, decoded: genuine ones, and unknown IDs. */
 const known = new Map<string, Outcome>()
 const genuine: string[] = [] // signed values of genuine IDs (current and old secret)
 const bases: string[] = [] // values to mutate: genuine, unknown IDs, wrong secret
 
-/** The documented reading of a Cookie header: the first `stash` pair that verifies wins. */
+/** The documented reading of a Cookie header: of the first three `stash` values shaped like a signed ID, the first that verifies wins. */
 function expected(header: string | undefined): Outcome {
+  let candidates = 0
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=')
     if (eq <= 0 || part.slice(0, eq).trim() !== 'stash') continue
     let value = part.slice(eq + 1).trim()
+    if (value.length > MAX_COOKIE_VALUE) continue
     if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
     try {
       if (value.includes('%')) value = decodeURIComponent(value)
     } catch {
       continue
     }
+    if (!SIGNED_SHAPE.test(value)) continue
     const outcome = known.get(value)
     if (outcome !== undefined) return outcome
+    if (++candidates === MAX_CANDIDATES) break
   }
   return NONE
 }
@@ -191,11 +203,11 @@ function judge(i: number, c: Case, res: Result): void {
   const count = (JSON.parse(res.body) as { count: unknown }).count
   if (count !== want.count) return fail(i, c, `count ${JSON.stringify(count)}, expected ${want.count}`)
   if (want.count !== null) stats.reads++
-  const cookie = want.resign === undefined ? undefined : `stash=${encodeURIComponent(want.resign)};`
+  const cookie = want.cleared ? 'stash=;' : want.resign === undefined ? undefined : `stash=${encodeURIComponent(want.resign)};`
   if (cookie === undefined ? res.setCookie.length > 0 : !res.setCookie.some((line) => line.startsWith(cookie))) {
     return fail(i, c, `Set-Cookie ${JSON.stringify(res.setCookie)}, expected ${cookie ?? 'none'}`)
   }
-  if (cookie !== undefined) stats.resigned++
+  if (want.resign !== undefined) stats.resigned++
 }
 
 /** Sends cases [from, to) with CONCURRENCY requests in flight; stops at the deadline or a crash. */
@@ -241,7 +253,7 @@ beforeAll(async () => {
     genuine.push(value, sign(id, 'old'))
     bases.push(value, sign(id, 'old'), sign(id, 'wrong'))
     const unknown = chars(B64.slice(0, 64), 32)
-    known.set(sign(unknown, 'current'), NONE).set(sign(unknown, 'old'), NONE)
+    known.set(sign(unknown, 'current'), UNKNOWN).set(sign(unknown, 'old'), UNKNOWN)
     bases.push(sign(unknown, 'current'), sign(unknown, 'old'))
   }
   for (const value of genuine) {

@@ -35,10 +35,11 @@ export function signId(id: string, secret: string, hint?: string, maxAge?: numbe
 
 /**
  * Finds the stash ID in a `Cookie` header: cookies named `name` are tried in order (duplicates
- * happen with several paths or domains) and the first one whose signature verifies wins; at most
- * {@link MAX_CANDIDATES} of them are verified, whatever the header holds. Anything missing,
+ * happen with several paths or domains) and the first one whose signature verifies wins. Only the
+ * first {@link MAX_CANDIDATES} values shaped like a signed ID are considered, whatever the header
+ * holds; values of any other shape cost no signature check and do not count. Anything missing,
  * malformed, oversized or forged yields `undefined`, never an error. Values verified before are
- * looked up in `verified` instead of being verified again.
+ * looked up in `verified` instead of being verified again (the answer is the same either way).
  */
 export function readId(
   header: string | undefined,
@@ -55,16 +56,31 @@ export function readId(
     const eq = header.indexOf('=', from)
     if (eq > from && eq < end && header.slice(from, eq).trim() === name) {
       const raw = header.slice(eq + 1, end).trim()
-      candidates++
-      const found = verified.get(raw) ?? verify(raw, secrets, verified)
-      if (found !== undefined) return found
+      const known = verified.get(raw)
+      if (known !== undefined) return known
+      const parsed = parse(raw)
+      if (parsed !== undefined) {
+        candidates++
+        const found = verify(raw, parsed, secrets, verified)
+        if (found !== undefined) return found
+      }
     }
     from = end + 1
   }
   return undefined
 }
 
-function verify(raw: string, secrets: readonly string[], verified: VerifiedCookies): VerifiedId | undefined {
+/** A cookie value shaped like a signed ID, taken apart; its signature is not checked yet. */
+interface SignedValue {
+  readonly signed: string
+  readonly signature: string
+  readonly id: string
+  readonly hint: string | undefined
+  readonly maxAge: number | undefined
+}
+
+/** Takes a cookie value apart (unquoted, percent-decoded), or `undefined` if it is not shaped like a signed ID. */
+function parse(raw: string): SignedValue | undefined {
   if (raw.length > MAX_COOKIE_VALUE) return undefined
   let value = raw.startsWith('"') && raw.endsWith('"') && raw.length > 1 ? raw.slice(1, -1) : raw
   if (value.includes('%')) {
@@ -85,12 +101,22 @@ function verify(raw: string, secrets: readonly string[], verified: VerifiedCooki
   const hint = separator < 0 ? undefined : body.slice(separator + 1)
   if (!ID_PATTERN.test(id) || (hint !== undefined && !HINT_PATTERN.test(hint))) return undefined
   if (maxAge !== undefined && !MAX_AGE_PATTERN.test(maxAge)) return undefined
-  const given = Buffer.from(value.slice(dot + 1))
+  return { signed, signature: value.slice(dot + 1), id, hint, maxAge: maxAge === undefined ? undefined : Number(maxAge) }
+}
+
+/** Checks the signature of a parsed value against every secret, remembering a value that verifies. */
+function verify(
+  raw: string,
+  { signed, signature, id, hint, maxAge }: SignedValue,
+  secrets: readonly string[],
+  verified: VerifiedCookies,
+): VerifiedId | undefined {
+  const given = Buffer.from(signature)
   // Constant-time compare against every secret; the first is current, the rest are old.
   for (let i = 0; i < secrets.length; i++) {
     const expected = Buffer.from(mac(signed, secrets[i]!))
     if (expected.length === given.length && timingSafeEqual(expected, given)) {
-      return verified.remember(raw, { id, resign: i > 0, hint, maxAge: maxAge === undefined ? undefined : Number(maxAge) })
+      return verified.remember(raw, { id, resign: i > 0, hint, maxAge })
     }
   }
   return undefined

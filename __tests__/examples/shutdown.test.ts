@@ -1,6 +1,6 @@
 /**
  * Every example stops cleanly on a signal, in real processes and with real signals: started
- * as `npm run example*` would (through tsx, on the sources), it serves a few requests, keeps a
+ * as `npm run example*` would (node --import tsx, on the sources), it serves a few requests, keeps a
  * browser-like keep-alive connection open (and for the SSE example an event stream), gets
  * SIGTERM or SIGINT the way a process manager or a terminal sends it, and must be gone — the
  * cluster example with every worker — within 5 s, having exited by itself with code 0.
@@ -164,9 +164,9 @@ describe('single-process examples: SIGTERM with a keep-alive connection open exi
 
 describe('cluster example: the primary and its 4 workers are gone within 5 s', () => {
   /** Starts the cluster, makes requests on a keep-alive connection left open; resolves its processes. */
-  async function startCluster(via: 'node' | 'tsx' | 'npm', detached = false) {
+  async function startCluster(via: 'node' | 'npm', detached = false) {
     app = await launchExample('cluster.ts', { via, detached, sources: true })
-    // The primary is the process whose children are the workers (under tsx, and npm, it is deeper down).
+    // The primary is the process whose children are the workers (under npm, it may be deeper down).
     const primary = [app.pid, ...descendants(app.pid)].find((pid) => clusterProcesses(pid).length === 4)!
     const workers = clusterProcesses(primary)
     expect(workers).toHaveLength(4)
@@ -186,13 +186,6 @@ describe('cluster example: the primary and its 4 workers are gone within 5 s', (
     report(`cluster, ${signal} to the primary`, result.ms)
   })
 
-  test('SIGTERM to the tsx wrapper, which relays it to the primary', async () => {
-    const { all } = await startCluster('tsx')
-    const result = await stop(app!, app!.pid, 'SIGTERM', all)
-    expect({ code: result.code, signal: result.signal }).toEqual({ code: 0, signal: null })
-    report('cluster, SIGTERM to the tsx wrapper', result.ms)
-  })
-
   test.each(['SIGTERM', 'SIGINT'] as const)('%s to `npm run example:cluster`, which relays it down', async (signal) => {
     const { all } = await startCluster('npm')
     const result = await stop(app!, app!.pid, signal, all)
@@ -200,10 +193,13 @@ describe('cluster example: the primary and its 4 workers are gone within 5 s', (
     report(`cluster, ${signal} to npm run`, result.ms)
   })
 
-  test.each(['SIGINT', 'SIGTERM'] as const)('%s to the whole process group (Ctrl-C, systemd), through tsx', async (signal) => {
-    const { all } = await startCluster('tsx', true)
-    const result = await stop(app!, -app!.pid, signal, all)
-    expect({ code: result.code, signal: result.signal }).toEqual({ code: 0, signal: null })
-    report(`cluster, ${signal} to the process group`, result.ms)
-  })
+  test.each(['SIGINT', 'SIGTERM'] as const)(
+    '%s to the whole process group (Ctrl-C, systemd), through npm run',
+    async (signal) => {
+      const { all } = await startCluster('npm', true)
+      const result = await stop(app!, -app!.pid, signal, all)
+      expect({ code: result.code, signal: result.signal }).toEqual({ code: 0, signal: null })
+      report(`cluster, ${signal} to the process group`, result.ms)
+    },
+  )
 })

@@ -1,6 +1,6 @@
 /**
- * An example app of examples/ running in a child process (`node --import tsx`, or the `tsx`
- * wrapper that relays signals to a node child), listening on loopback: it can be killed and
+ * An example app of examples/ running in a child process (`node --import tsx`, directly or
+ * through `npm run`), listening on loopback: it can be killed and
  * started again on the same port, as a deploy would, or sent signals as a process manager would.
  */
 import { spawn } from 'node:child_process'
@@ -13,7 +13,7 @@ const START_TIMEOUT_MS = 20_000
 
 /** A running example process. */
 export interface ExampleProcess {
-  /** The spawned process: the app itself, or with `via: 'tsx'` the wrapper. */
+  /** The spawned process: the app itself, or with `via: 'npm'` npm. */
   readonly pid: number
   readonly port: number
   /** `http://127.0.0.1:<port>` */
@@ -29,12 +29,11 @@ export interface LaunchOptions {
   /** @default 0 (any free port) */
   port?: number
   /**
-   * `'node'`: `node --import tsx examples/<file>`, the app is the spawned process; `'tsx'`:
-   * `node_modules/.bin/tsx examples/<file>`, a wrapper relaying signals to the app, its child;
-   * `'npm'`: `npm run example[:<name>]`, as the README starts it (npm, then tsx, then the app).
+   * `'node'`: `node --import tsx examples/<file>`, the app is the spawned process; `'npm'`:
+   * `npm run example[:<name>]`, as the README starts it (npm, then the app its script execs).
    * @default 'node'
    */
-  via?: 'node' | 'tsx' | 'npm'
+  via?: 'node' | 'npm'
   /** Its own process group (`process.kill(-pid, signal)` then reaches every process, as Ctrl-C does). @default false */
   detached?: boolean
   /** `express-stash` is lib/ (examples/tsconfig.json's `paths`), not the built dist/. @default false */
@@ -66,11 +65,7 @@ export async function launchExample(file: string, options: LaunchOptions = {}): 
   const script = path.join('examples', file)
   const npmScript = file === 'app.ts' ? 'example' : `example:${path.basename(file, '.ts')}`
   const [command, args] =
-    options.via === 'tsx'
-      ? [path.join(ROOT, 'node_modules', '.bin', 'tsx'), [script]]
-      : options.via === 'npm'
-        ? ['npm', ['run', '--silent', npmScript]]
-        : [process.execPath, ['--import', 'tsx', script]]
+    options.via === 'npm' ? ['npm', ['run', '--silent', npmScript]] : [process.execPath, ['--import', 'tsx', script]]
   const child = spawn(command, args, {
     cwd: ROOT,
     env: childEnv,

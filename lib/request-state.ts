@@ -183,7 +183,14 @@ export class RequestState implements EndHooks, HeaderHooks, KeptAlive {
     try {
       // Headers going out before the end (explicit writeHead, streaming) while a fresh stash holds
       // data: issue its ID now, so the cookie can still carry it; the data is written at the end.
-      if (!this.persisted && !this.cookie.issued && !this.ending && this.available && this.pending === 0 && this.keys.length > 0) {
+      if (
+        !this.persisted &&
+        !this.cookie.issued &&
+        !this.ending &&
+        this.available &&
+        this.pending === 0 &&
+        this.keys.length > 0
+      ) {
         if (this.safeCollect()?.set.size) this.issue()
       }
       const line = this.cookie.setCookie(this.req, { persisted: this.persisted, slid: this.slid, ttl: this.ttl })

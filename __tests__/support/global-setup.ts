@@ -13,7 +13,8 @@ export default function globalSetup(): void {
   if (existsSync(CHROMIUM_PATH) || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return
   console.log(`\n${CHROMIUM_PATH} is missing: installing Debian's chromium for the browser tests (apt-get, about 30 s)`)
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: ['ignore', 'ignore', 'inherit'], env })
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: ['ignore', 'ignore', 'inherit'], env })
   // A fresh machine may have no package lists yet: fetch them and try once more.
   if (install().status !== 0 && spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env }).status === 0) install()
 }

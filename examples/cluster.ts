@@ -22,6 +22,8 @@ declare module 'express-stash' {
 }
 
 const WORKERS = 4
+/** The primary's request to a worker to shut down (a message: a second signal could kill a worker that is exiting). */
+const STOP = 'express-stash-example:stop'
 
 /** Builds a worker's app: `GET /count` counts, and answers which worker did. */
 export function createApp(secret?: string): ExampleApp & { app: express.Express } {
@@ -42,8 +44,10 @@ export function createApp(secret?: string): ExampleApp & { app: express.Express 
 
 /**
  * The primary: forks the workers, relays their recovery messages, prints the URL once all of
- * them listen, and passes SIGTERM / SIGINT on to them. Once the last worker has exited the relay
- * is closed and nothing keeps the primary alive; it exits with code 1 if a worker did.
+ * them listen, and on SIGTERM / SIGINT asks each worker to stop. It sends a message rather than
+ * the signal: Ctrl-C reaches every worker already, and a second signal arriving while a worker
+ * exits would kill it. Once the last worker has exited the relay is closed and nothing keeps
+ * the primary alive; it exits with code 1 if a worker did.
  */
 function primary(): void {
   const relay = clusterPrimary()
@@ -70,8 +74,10 @@ function primary(): void {
     if (stopping) return
     stopping = true
     console.log(`express-stash cluster example: ${signal}, stopping ${alive.size} workers`)
-    // A worker that Ctrl-C already reached ignores the second signal.
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal)
+    // A worker that Ctrl-C already reached ignores the message; one that has left the cluster gets none.
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (worker?.isConnected()) worker.send({ type: STOP, signal }, () => {})
+    }
     // After the workers' own last resort: what is still alive then is killed.
     forceExitAfter(SHUTDOWN_FORCE_MS + 500, () => {
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL')
@@ -86,7 +92,10 @@ function worker(): void {
   const { port, host } = listenAddress()
   const example = createApp()
   const server = createServer(example.app).listen({ port, host })
-  shutDownOnSignals(server, example, () => cluster.worker?.disconnect())
+  const stop = shutDownOnSignals(server, example, () => cluster.worker?.disconnect())
+  process.on('message', (message: { type?: unknown; signal?: NodeJS.Signals }) => {
+    if (message?.type === STOP) stop(message.signal ?? 'SIGTERM')
+  })
 }
 
 if (require.main === module) {

@@ -48,9 +48,14 @@ export function serveExample(name: string, example: ExampleApp, note = ''): Serv
  * closes the stash and calls `done`. The process then exits by itself, with code 0: nothing of
  * the server or the stash is left to keep it alive. Repeated signals are ignored (in a cluster,
  * Ctrl-C reaches a worker twice: from the terminal and from the primary); if the process is
- * still alive after {@link SHUTDOWN_FORCE_MS}, it exits with code 1.
+ * still alive after {@link SHUTDOWN_FORCE_MS}, it exits with code 1. Returns the shutdown, for
+ * other triggers (a cluster primary's message).
  */
-export function shutDownOnSignals(server: Server, example: ExampleApp, done: () => void = () => {}): void {
+export function shutDownOnSignals(
+  server: Server,
+  example: ExampleApp,
+  done: () => void = () => {},
+): (signal: NodeJS.Signals) => void {
   let stopping = false
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return
@@ -74,6 +79,7 @@ export function shutDownOnSignals(server: Server, example: ExampleApp, done: () 
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
+  return stop
 }
 
 /**

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import express from 'express'
 import request from 'supertest'
 import { createStash, redisAdapter, type StashMiddleware, type StashOptions } from '../lib/index.js'
-import { createCodec } from '../lib/codec.js'
+import { createCodec } from '../lib/values/codec.js'
 import { cookiePair, setCookie } from './support/http.js'
 import { useRedis } from './support/redis-client.js'
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import express from 'express'
 import request from 'supertest'
 import { createStash, memoryAdapter, redisAdapter, type StashAdapter, type StashMiddleware } from '../lib/index.js'
-import { recordKeyOf } from '../lib/ids.js'
+import { recordKeyOf } from '../lib/values/ids.js'
 import { cookiePair, idOf, sleep } from './support/http.js'
 import { useRedis } from './support/redis-client.js'
 
@@ -26,8 +26,8 @@ describe.each(ADAPTERS)('concurrent requests of one client on %s', (_name, makeA
     opened.push(stash)
     const web = express().use(stash)
     web.get('/', (req, res) => res.json(req.stash))
-    web.post('/set/:key', (req, res) => res.json((req.stash[req.params.key!] = req.params.key)))
-    web.post('/delete/:key', (req, res) => res.json(delete req.stash[req.params.key!]))
+    web.post('/set/:key', (req, res) => res.json((req.stash[req.params.key] = req.params.key)))
+    web.post('/delete/:key', (req, res) => res.json(delete req.stash[req.params.key]))
     // Reads the stash, then holds the response while others write: a slow read-only request.
     web.get('/slow', async (req, res) => {
       await sleep(150)
@@ -35,7 +35,7 @@ describe.each(ADAPTERS)('concurrent requests of one client on %s', (_name, makeA
     })
     web.post('/slow-set/:key', async (req, res) => {
       await sleep(100)
-      res.json((req.stash[req.params.key!] = `${req.params.key}2`))
+      res.json((req.stash[req.params.key] = `${req.params.key}2`))
     })
     // Server-sent events: the stream stays open until the client leaves.
     web.get('/events', (req, res) => {

@@ -2,7 +2,7 @@ import './support/stash-data.js'
 import express from 'express'
 import request, { type Response } from 'supertest'
 import { createStash, redisAdapter, type StashMiddleware, type StashOptions } from '../lib/index.js'
-import { recordKeyOf } from '../lib/ids.js'
+import { recordKeyOf } from '../lib/values/ids.js'
 import { cookiePair, idOf, sleep } from './support/http.js'
 import { startRedis, type RedisServer } from './support/redis-server.js'
 

@@ -128,7 +128,7 @@ describe.each([
     try {
       execFileSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 60_000 })
     } catch (err) {
-      throw new Error(`tsc failed:\n${(err as { stdout?: string }).stdout ?? String(err)}`)
+      throw new Error(`tsc failed:\n${(err as { stdout?: string }).stdout ?? String(err)}`, { cause: err })
     }
     const output = readFileSync(join(dir, 'out/app.js'), 'utf8')
     expect(/\brequire\("express-stash\/session-store"\)/.test(output)).toBe(type === 'commonjs')

@@ -78,7 +78,7 @@ runAdapterContract({ describe, test, before, after }, 'broken', broken, { withou
 
 test('runAdapterContract refuses test functions it cannot use, before registering anything', () => {
   const factory = () => memoryAdapter()
-  expect(() => runAdapterContract({ describe, test } as never, 'x', factory)).toThrow(/need `beforeAll \(or before\)`/)
+  expect(() => runAdapterContract({ describe, test }, 'x', factory)).toThrow(/need `beforeAll \(or before\)`/)
   expect(() => runAdapterContract({ describe, test, beforeAll, afterAll }, 'x', 'adapter' as never)).toThrow(TypeError)
   expect(() =>
     runAdapterContract({ describe, test, beforeAll, afterAll }, 'x', factory, { without: ['cache' as never] }),

@@ -22,8 +22,8 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { memoryAdapter, type MemoryAdapter } from '../lib/adapters/memory.js'
-import { createCodec } from '../lib/codec.js'
+import { memoryAdapter, type MemoryAdapter } from '../lib/adapters/memory/memory.js'
+import { createCodec } from '../lib/values/codec.js'
 
 const RECORDS = 1_000_000
 const WRITE_BATCH = 10_000

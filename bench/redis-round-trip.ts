@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { createClient } from 'redis'
-import { LOAD, WRITE } from '../lib/adapters/redis-scripts.js'
+import { LOAD, WRITE } from '../lib/adapters/redis/redis-scripts.js'
 
 const OPERATIONS = 40_000
 const CONCURRENCY = 16
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   }
 
   const redisCpu = async (): Promise<number> => {
-    const info = String(await client.sendCommand(['INFO', 'cpu']))
+    const info = String(await client.sendCommand<string>(['INFO', 'cpu']))
     return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1])
   }
   const results: { name: string; opsPerSecond: number; nodeMicros: number; redisMicros: number }[] = []

@@ -260,7 +260,7 @@ function memoryAtScale(): Promise<string> {
     env: { ...process.env, ...MEMORY_SETTINGS },
   })
   let output = ''
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     output += chunk
     process.stdout.write(chunk)
   })

@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks'
 import { createClient } from 'redis'
 import { memoryAdapter, redisAdapter, type StashAdapter } from '../lib/index.js'
-import { StashSessionStore } from '../lib/session-store.js'
+import { StashSessionStore } from '../lib/session-store/session-store.js'
 import { startRedis } from '../__tests__/support/redis-server.js'
 
 const SESSIONS = 1000
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const client = createClient({ url: server.url })
   await client.connect()
   const scans = async () =>
-    Number(/cmdstat_scan:calls=(\d+)/.exec(String(await client.sendCommand(['INFO', 'commandstats'])))?.[1] ?? 0)
+    Number(/cmdstat_scan:calls=(\d+)/.exec(String(await client.sendCommand<string>(['INFO', 'commandstats'])))?.[1] ?? 0)
   const targets: [string, StashAdapter][] = [
     ['memory', memoryAdapter()],
     ['redis, scanCount 10', redisAdapter({ client, prefix: 'bench10:', scanCount: 10 })],

@@ -142,7 +142,7 @@ export async function startRedis(): Promise<BenchRedis> {
   const client = createClient({ url })
   client.on('error', () => {})
   await client.connect()
-  const info = String(await client.sendCommand(['INFO', 'server']))
+  const info = String(await client.sendCommand<string>(['INFO', 'server']))
   return {
     url,
     pid: server.pid!,
@@ -150,7 +150,7 @@ export async function startRedis(): Promise<BenchRedis> {
     resetStats: async () => void (await client.sendCommand(['CONFIG', 'RESETSTAT'])),
     commandStats: async () => {
       const stats: Record<string, number> = {}
-      const text = String(await client.sendCommand(['INFO', 'commandstats']))
+      const text = String(await client.sendCommand<string>(['INFO', 'commandstats']))
       for (const [, name, calls] of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
         if (!/^(config|info)\b/.test(name!)) stats[name!] = Number(calls) // the measurement's own commands
       }

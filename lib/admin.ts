@@ -1,32 +1,15 @@
-import type { StashAdapter } from './adapter.js'
+/**
+ * The admin calls of a stash instance (`ids`, `length`, `clear`, `listFor`, `revokeAll`): they
+ * reach only this instance's record keys, through its store calls.
+ * @module
+ */
+import type { StashAdapter } from './store/adapter.js'
+import type { StoreCalls } from './store/store-calls.js'
+import type { Codec } from './values/codec.js'
 import { StashError } from './errors.js'
-import type { StashRuntime } from './runtime.js'
-import { ownerOfValue, sessionValueOf } from './session-binding.js'
-
-/** One stash of a user, as `listFor()` returns it. */
-export interface StashEntry {
-  /** The record key (a hash: stash IDs are never stored). */
-  readonly key: string
-  /** The stored keys and their values. */
-  readonly data: Record<string, unknown>
-}
-
-/** Admin calls on the stored state of one stash instance (Charon's `get_all`/`delete_all`, connect-redis's `ids`/`length`/`clear`). */
-export interface StashAdmin {
-  /**
-   * Record keys of every live stash under this instance's adapter and prefix (SCAN, never KEYS);
-   * session records and keys of longer prefixes sharing the store are left out.
-   */
-  ids(): Promise<string[]>
-  /** How many stashes are stored (as many as `ids()` lists). */
-  length(): Promise<number>
-  /** Deletes every stash of this instance's adapter and prefix, and nothing else; resolves to how many. */
-  clear(): Promise<number>
-  /** Every live stash bound to one session value (see `sessionKey`; a string, or a number as the middleware reads it), with its data. */
-  listFor(sessionValue: string | number): Promise<StashEntry[]>
-  /** Deletes every stash bound to one session value ("log out everywhere"); resolves to how many. */
-  revokeAll(sessionValue: string | number): Promise<number>
-}
+import type { StashOptions } from './options.js'
+import { ownerOfValue, sessionValueOf } from './request/session-binding.js'
+import type { StashAdmin, StashEntry } from './types.js'
 
 /**
  * Whether `key` is a stash record key as `recordKeyOf` makes them: a 43-character base64url
@@ -43,15 +26,15 @@ const STASH_RECORD_KEY = /^(?:\{[A-Za-z0-9_-]{43}\})?[A-Za-z0-9_-]{43}$/
  * Builds the admin calls of a stash instance. They reach only this instance's record keys
  * ({@link isStashRecordKey}): other records in the same adapter are neither listed nor cleared.
  */
-export function createAdmin(runtime: StashRuntime): StashAdmin {
-  const { adapter, codec } = runtime
+export function createAdmin(store: StoreCalls, codec: Codec, sessionKey: StashOptions['sessionKey']): StashAdmin {
+  const { adapter } = store
   const need = <M extends 'keys' | 'clear' | 'ownerKeys' | 'deleteOwner'>(method: M): NonNullable<StashAdapter[M]> => {
     const fn = adapter[method]
     if (typeof fn !== 'function') throw new TypeError(`express-stash: the ${adapter.kind} adapter does not implement ${method}()`)
     return fn.bind(adapter) as NonNullable<StashAdapter[M]>
   }
   const ownerOf = (sessionValue: unknown, call: string): string => {
-    if (runtime.options.sessionKey === undefined) {
+    if (sessionKey === undefined) {
       throw new TypeError(`express-stash: ${call}() lists stashes bound to a session: set the \`sessionKey\` option`)
     }
     const value = sessionValueOf(sessionValue)
@@ -62,7 +45,7 @@ export function createAdmin(runtime: StashRuntime): StashAdmin {
   }
   const ids = async (): Promise<string[]> => {
     const keys = need('keys')
-    return runtime.call(async () => {
+    return store.call(async () => {
       const all: string[] = []
       // Filtered here too, for an adapter that ignores `match`.
       for await (const batch of keys(isStashRecordKey)) for (const key of batch) if (isStashRecordKey(key)) all.push(key)
@@ -75,32 +58,37 @@ export function createAdmin(runtime: StashRuntime): StashAdmin {
     length: async () => (await ids()).length,
     clear: async () => {
       const clear = need('clear')
-      return runtime.call(() => clear(isStashRecordKey), 'write')
+      return store.call(() => clear(isStashRecordKey), 'write')
     },
     listFor: async (sessionValue) => {
       const ownerKeys = need('ownerKeys')
       const owner = ownerOf(sessionValue, 'listFor')
-      const keys = await runtime.call(() => ownerKeys(owner))
+      const keys = await store.call(() => ownerKeys(owner))
       const entries: StashEntry[] = []
       for (const key of keys) {
-        const fields = await runtime.call(() => adapter.readAll(key))
+        const fields = await store.call(() => adapter.readAll(key))
         if (fields === undefined) continue // expired meanwhile
-        const data: Record<string, unknown> = {}
-        for (const [field, stored] of Object.entries(fields)) {
-          const decoded = codec.decode(key, field, stored)
-          if (decoded.kind === 'value') data[field] = decoded.value
-          else if (decoded.kind === 'corrupt') {
-            runtime.report(new StashError('ERR_STASH_CORRUPT', `stored value of key "${field}" ignored: ${decoded.reason}`))
-          }
-        }
-        entries.push({ key, data })
+        entries.push({ key, data: decodeFields(store, codec, key, fields) })
       }
       return entries
     },
     revokeAll: async (sessionValue) => {
       const deleteOwner = need('deleteOwner')
       const owner = ownerOf(sessionValue, 'revokeAll')
-      return runtime.call(() => deleteOwner(owner), 'write')
+      return store.call(() => deleteOwner(owner), 'write')
     },
   }
+}
+
+/** The stored fields of record `key`, decoded; corrupt ones are reported and left out (as are those of another version). */
+function decodeFields(store: StoreCalls, codec: Codec, key: string, fields: Record<string, string>): Record<string, unknown> {
+  const data: Record<string, unknown> = {}
+  for (const [field, stored] of Object.entries(fields)) {
+    const decoded = codec.decode(key, field, stored)
+    if (decoded.kind === 'value') data[field] = decoded.value
+    else if (decoded.kind === 'corrupt') {
+      store.report(new StashError('ERR_STASH_CORRUPT', `stored value of key "${field}" ignored: ${decoded.reason}`))
+    }
+  }
+  return data
 }

@@ -1,11 +1,17 @@
+/**
+ * `createStash()`: validates the options and assembles one stash instance (its store calls,
+ * its request entry, its admin calls) into the middleware it returns.
+ * @module
+ */
 import { EventEmitter } from 'node:events'
 import { createAdmin } from './admin.js'
-import { memoryAdapter } from './adapters/memory.js'
-import { createCodec } from './codec.js'
+import { memoryAdapter } from './adapters/memory/memory.js'
+import { createCodec } from './values/codec.js'
 import { message, optionError } from './errors.js'
-import { resolveOptions, resolveRouteOptions, type StashOptions } from './options.js'
-import { StashRuntime } from './runtime.js'
-import type { StashData, StashHandler, StashMiddleware } from './types.js'
+import { resolveOptions, resolveRouteOptions, type ResolvedCookieOptions, type StashOptions } from './options.js'
+import { StashRuntime } from './request/middleware.js'
+import { StoreCalls } from './store/store-calls.js'
+import type { StashData, StashHandler, StashMiddleware, StashStats } from './types.js'
 
 const DEVELOPMENT_SECRET = 'express-stash development secret'
 let warnedDevelopmentSecret = false
@@ -25,22 +31,18 @@ let warnedDevelopmentSecret = false
 export function createStash<Data extends object = StashData>(options: StashOptions<NoInfer<Data>> = {}): StashMiddleware<Data> {
   const resolved = resolveOptions(options)
   const secrets = resolved.secrets ?? developmentSecrets()
-  if (process.env.NODE_ENV === 'production' && resolved.cookie.secure === false) {
-    process.emitWarning(message('cookie.secure is false in production: the stash cookie travels in clear text'), {
-      code: 'EXPRESS_STASH_INSECURE_COOKIE',
-    })
-  }
+  warnIfInsecureCookie(resolved.cookie)
   const adapter = resolved.adapter ?? memoryAdapter()
   adapter.recovery?.attach(secrets)
   const stash = function stash(req, res, next) {
     runtime.handle(req, res, next, resolved.storedKeys, resolved.ttl)
   } as StashMiddleware<Data>
-  for (const name of Object.getOwnPropertyNames(EventEmitter.prototype)) {
-    if (name !== 'constructor') Object.defineProperty(stash, name, Object.getOwnPropertyDescriptor(EventEmitter.prototype, name)!)
-  }
-  const runtime = new StashRuntime(resolved, adapter, secrets, createCodec(secrets, resolved.version, resolved.encrypt), stash)
+  mixInEventEmitter(stash)
+  const codec = createCodec(secrets, resolved.version, resolved.encrypt)
+  const store = new StoreCalls(adapter, stash)
+  const runtime = new StashRuntime(resolved, adapter, secrets, codec, store)
   // One subscription per instance (never per request): `stats().evictions` and `'evicted'`.
-  const unsubscribeEvictions = adapter.onEvict?.((eviction) => runtime.evicted(eviction))
+  const unsubscribeEvictions = adapter.onEvict?.((eviction) => store.evicted(eviction))
 
   Object.defineProperties(stash, {
     route: {
@@ -60,27 +62,43 @@ export function createStash<Data extends object = StashData>(options: StashOptio
           unsubscribeEvictions?.()
           await adapter.close()
         } catch (err) {
-          runtime.report(err) // closing never fails: what could not be released is reported
+          store.report(err) // closing never fails: what could not be released is reported
         }
       },
     },
     ready: {
       value: async function ready(options?: { timeout?: number }): Promise<void> {
-        await runtime.ready(readyTimeout(options))
+        await store.ready(readyTimeout(options))
       },
     },
     stats: {
-      value: function stats() {
-        return runtime.stats.snapshot()
+      value: function stats(): StashStats {
+        return store.stats.snapshot()
       },
     },
   })
-  const admin = createAdmin(runtime)
+  const admin = createAdmin(store, codec, resolved.sessionKey)
   for (const [name, value] of Object.entries(admin)) Object.defineProperty(stash, name, { value, configurable: true })
   // `length` is also a function's arity, which Connect and Express read to tell (req, res, next)
   // middleware from error handlers: the admin `length()` still converts to 3 in comparisons.
   Object.defineProperty(admin.length, 'valueOf', { value: () => 3 })
   return stash
+}
+
+/** Gives the middleware function the methods of an EventEmitter (its events: see {@link StashMiddleware}). */
+function mixInEventEmitter(stash: object): void {
+  for (const name of Object.getOwnPropertyNames(EventEmitter.prototype)) {
+    if (name !== 'constructor') Object.defineProperty(stash, name, Object.getOwnPropertyDescriptor(EventEmitter.prototype, name)!)
+  }
+}
+
+/** Warns once per instance when the cookie is configured to travel in clear text in production. */
+function warnIfInsecureCookie(cookie: ResolvedCookieOptions): void {
+  if (process.env.NODE_ENV === 'production' && cookie.secure === false) {
+    process.emitWarning(message('cookie.secure is false in production: the stash cookie travels in clear text'), {
+      code: 'EXPRESS_STASH_INSECURE_COOKIE',
+    })
+  }
 }
 
 /** Milliseconds `stash.ready()` waits by default. */

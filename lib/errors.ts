@@ -96,3 +96,40 @@ export function describe(value: unknown): string {
 export function message(text: string): string {
   return PREFIX + text
 }
+
+/**
+ * `value` as an options object whose keys are all in `known`; else a `TypeError` naming the
+ * option (`name` is `'options'` for the top level, else the prefix of nested option names).
+ * @internal
+ */
+export function optionsObject(value: unknown, name: string, known: ReadonlySet<string>): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw optionError(name, 'an object', value)
+  }
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) throw new TypeError(`${PREFIX}unknown option \`${name === 'options' ? key : `${name}.${key}`}\``)
+  }
+  return value as Record<string, unknown>
+}
+
+/** A boolean option, `fallback` when absent. @internal */
+export function booleanOption(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw optionError(name, 'a boolean', value)
+  return value
+}
+
+/** An option that takes one of `allowed`, `undefined` when absent. @internal */
+export function oneOfOption<T extends string>(value: unknown, name: string, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined
+  if (!allowed.includes(value as T)) throw optionError(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value)
+  return value as T
+}
+
+/** A duration option: a positive number of seconds, fractions rounded up. @internal */
+export function secondsOption(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw optionError(name, 'a positive number of seconds', value)
+  }
+  return Math.ceil(value)
+}

@@ -1,4 +1,7 @@
-export type { StashAdmin, StashEntry } from './admin.js'
+/**
+ * The public face of express-stash: everything an application imports from `express-stash`.
+ * @module
+ */
 export {
   ownerOfKey,
   type CompareAndSetResult,
@@ -6,28 +9,33 @@ export {
   type RecordChange,
   type StashAdapter,
   type StashEviction,
-} from './adapter.js'
-export { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from './adapters/memory.js'
-export type { HttpPeers, MemoryPeers } from './adapters/memory-peer-options.js'
-export type { PeerHandler } from './adapters/peer-http.js'
-export { clusterPrimary, type ClusterPrimary } from './cluster-primary.js'
-export type { StashRecovery } from './recovery.js'
-export type { IoRedisClient, NodeRedisClient, NodeRedisCluster, RedisClientLike } from './adapters/redis-client.js'
-export { redisAdapter, type RedisAdapter, type RedisAdapterOptions, type RedisConnection } from './adapters/redis.js'
+} from './store/adapter.js'
+export { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from './adapters/memory/memory.js'
+export type { HttpPeers, MemoryPeers } from './peers/peer-options.js'
+export type { PeerHandler } from './peers/peer-http.js'
+export { clusterPrimary, type ClusterPrimary } from './peers/cluster-primary.js'
+export type { StashRecovery } from './store/recovery.js'
+export type { IoRedisClient, NodeRedisClient, NodeRedisCluster, RedisClientLike } from './adapters/redis/redis-client.js'
+export { redisAdapter, type RedisAdapter } from './adapters/redis/redis.js'
+export type { RedisAdapterOptions, RedisConnection } from './adapters/redis/redis-options.js'
 export { createStash } from './create-stash.js'
-export type { StashCookie } from './request-cookie.js'
 export { StashError, StashUnavailableError, type StashErrorCode } from './errors.js'
 export type { IsJsonSafe, JsonPrimitive, JsonSafeKey, JsonValue } from './json-types.js'
-export type { StashLatency, StashStats } from './stats.js'
-export { DEFAULTS, type CookieOptions, type RouteOptions, type StashOptions } from './options.js'
+export { DEFAULTS, type CookieOptions, type StashOptions } from './options.js'
 export type {
   NextFunction,
+  RouteOptions,
   Stash,
+  StashAdmin,
+  StashCookie,
   StashData,
   StashDataOf,
+  StashEntry,
+  StashLatency,
   StashHandler,
   StashMethods,
   StashMiddleware,
   StashRequest,
+  StashStats,
   StoredKey,
 } from './types.js'

@@ -1,3 +1,7 @@
+/**
+ * The debug log of express-stash (`DEBUG=express-stash`) and the safe labels its lines use.
+ * @module
+ */
 import createDebug from 'debug'
 
 /**

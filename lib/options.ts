@@ -1,9 +1,14 @@
+/**
+ * The options of `createStash()`: their types, their defaults, and their validation into the
+ * {@link ResolvedOptions} every request reads (the cookie's included); and the validation of
+ * `stash.route()` options.
+ * @module
+ */
 import type { IncomingMessage } from 'node:http'
 import { serialize } from 'cookie'
-import type { StashAdapter } from './adapter.js'
-import type { StashData, StoredKey } from './types.js'
-import { describe, optionError } from './errors.js'
-import { RESERVED_NAMES } from './reserved.js'
+import type { StashAdapter } from './store/adapter.js'
+import { RESERVED_NAMES, type RouteOptions, type StashData, type StoredKey } from './types.js'
+import { booleanOption, describe, oneOfOption, optionError, optionsObject, secondsOption } from './errors.js'
 
 /** Options of the stash ID cookie. Durations are in seconds. */
 export interface CookieOptions {
@@ -25,14 +30,6 @@ export interface CookieOptions {
   partitioned?: boolean
   /** @default none */
   priority?: 'low' | 'medium' | 'high'
-}
-
-/** Options of one route's stash (`stash.route(options)`). */
-export interface RouteOptions<Data extends object = StashData> {
-  /** Extra keys this route persists, on top of the instance's `storedKeys`. @default [] */
-  storedKeys?: readonly StoredKey<Data>[]
-  /** Seconds of inactivity before stored state expires, for this route's writes and touch. @default the instance's ttl */
-  ttl?: number
 }
 
 /** Options of {@link createStash}. Every duration is in seconds. */
@@ -77,7 +74,7 @@ export interface StashOptions<Data extends object = StashData> extends RouteOpti
 
 /** The defaults of every option. */
 export const DEFAULTS = Object.freeze({
-  storedKeys: Object.freeze([]) as readonly string[],
+  storedKeys: Object.freeze<string[]>([]),
   ttl: 300,
   touch: true,
   rolling: false,
@@ -140,50 +137,45 @@ const ADAPTER_METHODS = ['load', 'write', 'compareAndSet', 'touch', 'readAll', '
 
 /** Validates `createStash` options and applies the defaults. Throws `TypeError` naming the option. */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  const o = plainObject(options ?? {}, 'options', STASH_OPTIONS)
-  const version = o.version
-  if (version !== undefined && !(typeof version === 'string' && version !== '') && !Number.isFinite(version)) {
-    throw optionError('version', 'a non-empty string or a finite number', version)
-  }
+  const o = optionsObject(options ?? {}, 'options', STASH_OPTIONS)
+  const version = resolveVersion(o.version)
   return {
     secrets: resolveSecrets(o.secret),
     adapter: resolveAdapter(o.adapter),
     storedKeys: resolveStoredKeys(o.storedKeys, 'storedKeys'),
-    ttl: o.ttl === undefined ? DEFAULTS.ttl : resolveSeconds(o.ttl, 'ttl'),
-    touch: resolveBoolean(o.touch, 'touch', DEFAULTS.touch),
-    cookie: resolveCookie(o.cookie),
-    rolling: resolveBoolean(o.rolling, 'rolling', DEFAULTS.rolling),
+    ttl: o.ttl === undefined ? DEFAULTS.ttl : secondsOption(o.ttl, 'ttl'),
+    touch: booleanOption(o.touch, 'touch', DEFAULTS.touch),
+    cookie: resolveCookieOptions(o.cookie),
+    rolling: booleanOption(o.rolling, 'rolling', DEFAULTS.rolling),
     sessionKey: resolveSessionKey(o.sessionKey),
-    version: version === undefined ? undefined : String(version),
-    onUnavailable: oneOf(o.onUnavailable, 'onUnavailable', ['error', 'continue'] as const) ?? DEFAULTS.onUnavailable,
+    version,
+    onUnavailable: oneOfOption(o.onUnavailable, 'onUnavailable', ['error', 'continue'] as const) ?? DEFAULTS.onUnavailable,
     maxBytes: o.maxBytes === undefined ? DEFAULTS.maxBytes : positiveInteger(o.maxBytes, 'maxBytes'),
-    encrypt: resolveBoolean(o.encrypt, 'encrypt', DEFAULTS.encrypt),
+    encrypt: booleanOption(o.encrypt, 'encrypt', DEFAULTS.encrypt),
   }
 }
 
 /** Validates `stash.route()` options. */
 export function resolveRouteOptions(options: unknown): { storedKeys: readonly string[]; ttl: number | undefined } {
-  const o = plainObject(options ?? {}, 'route options', ROUTE_OPTIONS)
+  const o = optionsObject(options ?? {}, 'route options', ROUTE_OPTIONS)
   return {
     storedKeys: resolveStoredKeys(o.storedKeys, 'route.storedKeys'),
-    ttl: o.ttl === undefined ? undefined : resolveSeconds(o.ttl, 'route.ttl'),
+    ttl: o.ttl === undefined ? undefined : secondsOption(o.ttl, 'route.ttl'),
   }
 }
 
-function plainObject(value: unknown, name: string, known: Set<string>): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw optionError(name, 'an object', value)
-  }
-  for (const key of Object.keys(value)) {
-    if (!known.has(key)) throw new TypeError(`express-stash: unknown option \`${name === 'options' ? key : `${name}.${key}`}\``)
-  }
-  return value as Record<string, unknown>
+/** `version`: a non-empty string, or a finite number taken as its decimal string. */
+function resolveVersion(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'string' && value !== '') return value
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  throw optionError('version', 'a non-empty string or a finite number', value)
 }
 
 function resolveSecrets(secret: unknown): readonly string[] | undefined {
   if (secret === undefined) return undefined
-  const list = typeof secret === 'string' ? [secret] : secret
-  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === 'string' && s.length > 0)) {
+  const list: unknown[] | undefined = typeof secret === 'string' ? [secret] : Array.isArray(secret) ? secret : undefined
+  if (list === undefined || list.length === 0 || !list.every((s): s is string => typeof s === 'string' && s.length > 0)) {
     throw optionError('secret', 'a non-empty string or a non-empty array of non-empty strings', secret)
   }
   if (process.env.NODE_ENV === 'production') {
@@ -191,7 +183,7 @@ function resolveSecrets(secret: unknown): readonly string[] | undefined {
     if (short >= 0) {
       throw optionError(
         'secret',
-        `at least ${MIN_PRODUCTION_SECRET} characters long when NODE_ENV is production (${typeof secret === 'string' ? 'it' : `entry ${short}`} has ${list[short].length}); generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
+        `at least ${MIN_PRODUCTION_SECRET} characters long when NODE_ENV is production (${typeof secret === 'string' ? 'it' : `entry ${short}`} has ${list[short]!.length}); generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
       )
     }
   }
@@ -225,30 +217,11 @@ export function resolveStoredKeys(keys: unknown, name: string): readonly string[
   return Object.freeze([...seen])
 }
 
-function resolveSeconds(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw optionError(name, 'a positive number of seconds', value)
-  }
-  return Math.ceil(value)
-}
-
 function positiveInteger(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
     throw optionError(name, 'a positive integer', value)
   }
   return value
-}
-
-function resolveBoolean(value: unknown, name: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') throw optionError(name, 'a boolean', value)
-  return value
-}
-
-function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined
-  if (!allowed.includes(value as T)) throw optionError(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value)
-  return value as T
 }
 
 function resolveSessionKey(value: unknown): StashOptions['sessionKey'] {
@@ -257,30 +230,40 @@ function resolveSessionKey(value: unknown): StashOptions['sessionKey'] {
   return value
 }
 
-function resolveCookie(value: unknown): ResolvedCookieOptions {
-  const o = plainObject(value ?? {}, 'cookie', COOKIE_OPTIONS)
+/** Validates the `cookie` option and applies the defaults. */
+function resolveCookieOptions(value: unknown): ResolvedCookieOptions {
+  const o = optionsObject(value ?? {}, 'cookie', COOKIE_OPTIONS)
   const name = o.name ?? DEFAULTS.cookie.name
   if (typeof name !== 'string' || !TOKEN.test(name)) throw optionError('cookie.name', 'a valid cookie name', name)
-  const optionalString = (key: string): string | undefined => {
-    const v = o[key]
-    if (v !== undefined && (typeof v !== 'string' || v === '' || /[;\s]/.test(v))) {
-      throw optionError(`cookie.${key}`, 'a non-empty string without spaces or semicolons', v)
-    }
-    return v as string | undefined
-  }
   const secure = o.secure ?? DEFAULTS.cookie.secure
   if (secure !== 'auto' && typeof secure !== 'boolean') throw optionError('cookie.secure', "true, false or 'auto'", secure)
   const cookie: ResolvedCookieOptions = {
     name,
-    path: optionalString('path') ?? DEFAULTS.cookie.path,
-    domain: optionalString('domain'),
-    httpOnly: resolveBoolean(o.httpOnly, 'cookie.httpOnly', DEFAULTS.cookie.httpOnly),
-    sameSite: oneOf(o.sameSite, 'cookie.sameSite', ['lax', 'strict', 'none'] as const) ?? DEFAULTS.cookie.sameSite,
+    path: optionalString(o, 'path') ?? DEFAULTS.cookie.path,
+    domain: optionalString(o, 'domain'),
+    httpOnly: booleanOption(o.httpOnly, 'cookie.httpOnly', DEFAULTS.cookie.httpOnly),
+    sameSite: oneOfOption(o.sameSite, 'cookie.sameSite', ['lax', 'strict', 'none'] as const) ?? DEFAULTS.cookie.sameSite,
     secure,
-    maxAge: o.maxAge === undefined ? undefined : resolveSeconds(o.maxAge, 'cookie.maxAge'),
-    partitioned: resolveBoolean(o.partitioned, 'cookie.partitioned', false),
-    priority: oneOf(o.priority, 'cookie.priority', ['low', 'medium', 'high'] as const),
+    maxAge: o.maxAge === undefined ? undefined : secondsOption(o.maxAge, 'cookie.maxAge'),
+    partitioned: booleanOption(o.partitioned, 'cookie.partitioned', false),
+    priority: oneOfOption(o.priority, 'cookie.priority', ['low', 'medium', 'high'] as const),
   }
+  assertBrowsersAccept(cookie)
+  return cookie
+}
+
+/** A string option without spaces or semicolons (`path`, `domain`), or `undefined`. */
+function optionalString(o: Record<string, unknown>, key: string): string | undefined {
+  const v = o[key]
+  if (v !== undefined && (typeof v !== 'string' || v === '' || /[;\s]/.test(v))) {
+    throw optionError(`cookie.${key}`, 'a non-empty string without spaces or semicolons', v)
+  }
+  return v
+}
+
+/** Rejects combinations browsers drop (`SameSite=None` or a prefixed name without `Secure`, ...). */
+function assertBrowsersAccept(cookie: ResolvedCookieOptions): void {
+  const { name } = cookie
   if (cookie.sameSite === 'none' && cookie.secure === false) {
     throw optionError(
       'cookie.secure',
@@ -303,5 +286,4 @@ function resolveCookie(value: unknown): ResolvedCookieOptions {
       throw optionError(`cookie.${key}`, `a valid cookie ${key} (printable ASCII, no spaces or semicolons)`, cookie[key])
     }
   }
-  return cookie
 }

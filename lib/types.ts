@@ -1,10 +1,11 @@
+/**
+ * The public vocabulary of the middleware: the data types, `req.stash` and its cookie, route
+ * options, the admin calls, the stats, and the middleware `createStash()` returns.
+ * @module
+ */
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { StashAdmin } from './admin.js'
 import type { JsonSafeKey } from './json-types.js'
-import type { StashCookie } from './request-cookie.js'
-import type { RouteOptions } from './options.js'
-import type { StashStats } from './stats.js'
 
 /**
  * The shape of stored data, to be completed by the application through declaration merging:
@@ -15,8 +16,43 @@ import type { StashStats } from './stats.js'
  * }
  * ```
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface StashData {}
+
+/** `req.stash.cookie`: the client's own cookie settings. */
+export interface StashCookie {
+  /**
+   * Seconds this client's stash cookie lives in the browser (remember me), from this response
+   * on; `undefined` or `null` returns to the instance's `cookie.maxAge` (none by default: a
+   * browser-session cookie). `rotate()` keeps it, `reset()` clears it, and the cookie never
+   * outlives the stash: its `Max-Age` is at most the ttl of the request that sends it.
+   */
+  get maxAge(): number | undefined
+  set maxAge(seconds: number | null | undefined)
+}
+
+/** Methods of `req.stash`: their names cannot be data keys. */
+export const STASH_METHODS = Object.freeze([
+  'save',
+  'reset',
+  'rotate',
+  'update',
+  'available',
+  'cookie',
+] as const satisfies readonly (keyof StashMethods)[])
+
+/**
+ * Names a stored key may not use: the stash's methods, everything on `Object.prototype`
+ * (`constructor`, `__proto__`, `toString`, ...), `then` (it would make `req.stash` a thenable)
+ * and `toJSON` (it would hijack `JSON.stringify(req.stash)`).
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  ...STASH_METHODS,
+  ...Object.getOwnPropertyNames(Object.prototype),
+  'prototype',
+  'then',
+  'toJSON',
+])
 
 /** The methods of `req.stash`. Their names are reserved: they cannot be stored keys. */
 export interface StashMethods<Data extends object = StashData> {
@@ -75,6 +111,78 @@ export type StoredKey<Data extends object = StashData> = [keyof Data] extends [n
  */
 export type StashRequest<Data extends object = StashData, Req extends object = IncomingMessage> = Omit<Req, 'stash'> & {
   stash: Stash<Data>
+}
+
+/** Options of one route's stash (`stash.route(options)`). */
+export interface RouteOptions<Data extends object = StashData> {
+  /** Extra keys this route persists, on top of the instance's `storedKeys`. @default [] */
+  storedKeys?: readonly StoredKey<Data>[]
+  /** Seconds of inactivity before stored state expires, for this route's writes and touch. @default the instance's ttl */
+  ttl?: number
+}
+
+/** One stash of a user, as `listFor()` returns it. */
+export interface StashEntry {
+  /** The record key (a hash: stash IDs are never stored). */
+  readonly key: string
+  /** The stored keys and their values. */
+  readonly data: Record<string, unknown>
+}
+
+/** Admin calls on the stored state of one stash instance (Charon's `get_all`/`delete_all`, connect-redis's `ids`/`length`/`clear`). */
+export interface StashAdmin {
+  /**
+   * Record keys of every live stash under this instance's adapter and prefix (SCAN, never KEYS);
+   * session records and keys of longer prefixes sharing the store are left out.
+   */
+  ids(): Promise<string[]>
+  /** How many stashes are stored (as many as `ids()` lists). */
+  length(): Promise<number>
+  /** Deletes every stash of this instance's adapter and prefix, and nothing else; resolves to how many. */
+  clear(): Promise<number>
+  /** Every live stash bound to one session value (see `sessionKey`; a string, or a number as the middleware reads it), with its data. */
+  listFor(sessionValue: string | number): Promise<StashEntry[]>
+  /** Deletes every stash bound to one session value ("log out everywhere"); resolves to how many. */
+  revokeAll(sessionValue: string | number): Promise<number>
+}
+
+/** Store-call latency, in milliseconds, since the stash was created. */
+export interface StashLatency {
+  /** Store calls timed. */
+  readonly calls: number
+  readonly mean: number
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+}
+
+/**
+ * A snapshot of one stash instance's counters since it was created (`stash.stats()`). Counters
+ * only grow, so a metrics exporter can read them as monotonic counters and diff two snapshots.
+ */
+export interface StashStats {
+  /** Requests that read their record from the store (one per request and route that loads keys). */
+  readonly loads: number
+  /** Loads that found the record. */
+  readonly hits: number
+  /** Loads of a signed ID whose record was gone: expired, revoked, reset elsewhere, or on another store. */
+  readonly misses: number
+  /** Store calls that change a record and were answered: writes, `update()` swaps (a lost race too), rotations, resets. */
+  readonly writes: number
+  /** UTF-8 bytes of stored values (and their key names) read by loads. */
+  readonly bytesRead: number
+  /** UTF-8 bytes of stored values (and their key names) written. */
+  readonly bytesWritten: number
+  /** Failures: store calls that failed, and problems reported through the `'error'` event. */
+  readonly errors: number
+  /**
+   * Live records the adapter evicted to stay within its budget (the memory adapter's
+   * `maxMemory`, `maxEntries`), whichever stash or session store wrote the record that caused
+   * it: every instance sharing one table (`memoryAdapter({ name })`) counts all of its evictions.
+   */
+  readonly evictions: number
+  /** Latency of every store call, successful or not. */
+  readonly latency: StashLatency
 }
 
 /** The data type of a stash instance: `StashDataOf<typeof stash>` is the `Data` of `createStash<Data>()`. */

@@ -20,7 +20,7 @@ function browser(base: string) {
     })
     const line = res.headers.getSetCookie().find((l) => l.startsWith('stash='))
     if (line !== undefined) cookie = line.split(';')[0]!.endsWith('=') ? undefined : line.split(';')[0]
-    return { status: res.status, body: (await res.json()) as unknown, setCookie: line }
+    return { status: res.status, body: await res.json(), setCookie: line }
   }
   return { send, cookie: () => cookie, use: (value: string | undefined) => void (cookie = value) }
 }

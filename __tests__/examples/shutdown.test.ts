@@ -98,7 +98,7 @@ async function stop(
   const alive = pids.filter(isRunning)
   if (exit === undefined || alive.length > 0) {
     throw new Error(
-      `${signal}: still running after ${WITHIN_MS} ms: ${exit === undefined ? 'the process, ' : ''}${alive}\n${example.output()}`,
+      `${signal}: still running after ${WITHIN_MS} ms: ${exit === undefined ? 'the process, ' : ''}${alive.join(',')}\n${example.output()}`,
     )
   }
   return { ...exit, ms }

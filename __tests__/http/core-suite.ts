@@ -164,7 +164,7 @@ export function runCoreSuite(framework: Framework, makeAdapter: () => StashAdapt
     })
 
     it('route() works alone, and on top of the global stash loads only the new keys', async () => {
-      const { app, adapter, agent } = setup({ storedKeys: ['theme'], ttl: 60 }, (a, s) => {
+      const { adapter, agent } = setup({ storedKeys: ['theme'], ttl: 60 }, (a, s) => {
         a.use(s)
         const cart = s.route({ storedKeys: ['cart', 'theme'], ttl: 3600 })
         a.route('GET', '/cart', cart, (req, res) => {
@@ -188,7 +188,7 @@ export function runCoreSuite(framework: Framework, makeAdapter: () => StashAdapt
     })
 
     it('route() alone attaches a stash with the instance keys plus its own', async () => {
-      const { app, agent } = setup({ storedKeys: ['count'] }, (a, s) => {
+      const { agent } = setup({ storedKeys: ['count'] }, (a, s) => {
         const route = s.route({ storedKeys: ['visits'] })
         a.route('GET', '/', route, (req, res) => {
           req.stash.count = (req.stash.count ?? 0) + 1

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http'
 import '../support/stash-data.js'
 import request from 'supertest'
 import type { StashAdapter } from '../../lib/index.js'
-import { recordKeyOf } from '../../lib/ids.js'
+import { recordKeyOf } from '../../lib/values/ids.js'
 import { failingAdapter } from '../support/adapters.js'
 import { sendJson, streamJson, type Framework } from '../support/frameworks.js'
 import { cookiePair, idOf, noStashCookie, setCookie, sleep, stashError } from '../support/http.js'
@@ -155,7 +155,7 @@ export function runLifecycleSuite(framework: Framework, makeAdapter: () => Stash
           res.writeHead = function wrappedWriteHead(this: ServerResponse, ...args: unknown[]) {
             calls.push('writeHead')
             return writeHead.apply(this, args)
-          } as ServerResponse['writeHead']
+          }
           next()
         }, stash)
       })

@@ -9,8 +9,8 @@
 import type { SessionData } from 'express-session'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { StashAdapter } from '../../lib/index.js'
-import { StashSessionStore } from '../../lib/session-store.js'
-import { sessionRecordKey } from '../../lib/session-store-keys.js'
+import { StashSessionStore } from '../../lib/session-store/session-store.js'
+import { sessionRecordKey } from '../../lib/session-store/keys.js'
 import { inSeconds, sleepUntil, type SessionStoreTarget } from './helpers.js'
 
 const session = (fields: Record<string, unknown>) => fields as unknown as SessionData

@@ -8,7 +8,7 @@
 import { Cookie } from 'express-session'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { StashAdapter } from '../../lib/index.js'
-import { StashSessionStore } from '../../lib/session-store.js'
+import { StashSessionStore } from '../../lib/session-store/session-store.js'
 import { inSeconds, waitFor, type SessionStoreTarget } from './helpers.js'
 
 /** What one run of the suite needs. */
@@ -78,7 +78,7 @@ export function runSessionLifecycle(name: string, target: LifecycleTarget): void
       const cookie = new Cookie()
       for (let sid = 0; sid < count; sid++) {
         cookie.expires = new Date(Date.now() + 60_000)
-        await store.set('s' + sid, { cookie } as never)
+        await store.set('s' + sid, { cookie })
       }
       const before = await target.scanCalls?.()
       expect(await store.length()).toBe(count)
@@ -125,7 +125,7 @@ export function runSessionLifecycle(name: string, target: LifecycleTarget): void
         await store.set('corrupt', { foo: 'bar' } as never)
         await store.set('fine', { foo: 'baz' } as never)
         // What another writer (or a broken serializer) left in the record's session field.
-        const { sessionRecordKey } = await import('../../lib/session-store-keys.js')
+        const { sessionRecordKey } = await import('../../lib/session-store/keys.js')
         await adapter.write(sessionRecordKey('corrupt'), { set: { session: '{"foo":' }, del: [], ttl: 60 })
         expect(await store.all()).toEqual([{ id: 'fine', foo: 'baz' }])
         expect(errors).toHaveLength(1)

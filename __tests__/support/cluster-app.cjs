@@ -33,6 +33,6 @@ if (cluster.isPrimary) {
     req.stash.count = (req.stash.count ?? 0) + 1
     res.json({ count: req.stash.count, worker: cluster.worker.id })
   })
-  app.use((err, req, res, next) => res.status(err.status ?? 500).json({ code: err.code ?? null, message: String(err.message) }))
+  app.use((err, _req, res, _next) => res.status(err.status ?? 500).json({ code: err.code ?? null, message: String(err.message) }))
   app.listen(port, '127.0.0.1')
 }

@@ -76,13 +76,13 @@ export async function launchExample(file: string, options: LaunchOptions = {}): 
   const exited = tracked.then(() => ({ code: child.exitCode, signal: child.signalCode }))
   let output = ''
   const collect = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-8000))
-  child.stderr!.on('data', collect)
+  child.stderr.on('data', collect)
   const bound = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${file} did not start within ${START_TIMEOUT_MS} ms:\n${output}`)),
       START_TIMEOUT_MS,
     )
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       collect(chunk)
       const match = /listening on http:\/\/(?:127\.0\.0\.1|localhost):(\d+)/.exec(output)
       if (match) {

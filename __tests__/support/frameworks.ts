@@ -7,8 +7,8 @@ import type { Stash } from '../../lib/index.js'
 type Next = (err?: unknown) => void
 /** A request that went through a stash middleware. */
 export type StashedRequest = IncomingMessage & { stash: Stash }
-/** A handler every framework accepts. */
-export type Handler = (req: StashedRequest, res: ServerResponse, next: Next) => void
+/** A handler every framework accepts; async ones must not reject (Connect would not catch it). */
+export type Handler = (req: StashedRequest, res: ServerResponse, next: Next) => void | Promise<void>
 
 /** The few routing features the shared suites need, on Express 5, Express 4 or Connect. */
 export interface TestApp {
@@ -33,7 +33,8 @@ function errorHandler(
   sendJson(res, { code: err.code, message: err.message }, err.status ?? 500)
 }
 
-function expressApp(factory: typeof express5 | typeof express4): () => TestApp {
+/** Express 4 or 5: `express4` is typed as Express 5 (support/express4.d.ts), so one type covers both. */
+function expressApp(factory: typeof express5): () => TestApp {
   return () => {
     const app = factory()
     const routes = factory.Router()
@@ -65,7 +66,7 @@ function connectApp(): TestApp {
       if (err !== undefined) return done(err)
       const handler = handlers[i++]
       if (handler === undefined) return done()
-      handler(req, res, next)
+      void handler(req, res, next)
     }
     next()
   }
@@ -82,7 +83,7 @@ function connectApp(): TestApp {
     route: (method, path, ...handlers) =>
       void stack.push((req, res, next) => {
         if (req.method !== method || req.url?.split('?')[0] !== path) return next()
-        run(handlers, req as StashedRequest, res, next)
+        run(handlers, req, res, next)
       }),
   }
 }

@@ -35,5 +35,5 @@ app.get('/count', (req, res) => {
 app.get('/peek', (req, res) =>
   res.json({ count: req.stash.count ?? null, records: adapter.size, peerRequests, rss: process.memoryUsage().rss }),
 )
-app.use((err, req, res, next) => res.status(err.status ?? 500).json({ code: err.code ?? null, message: String(err.message) }))
+app.use((err, _req, res, _next) => res.status(err.status ?? 500).json({ code: err.code ?? null, message: String(err.message) }))
 app.listen(port, '127.0.0.1', () => process.stdout.write(JSON.stringify({ ready: port }) + '\n'))

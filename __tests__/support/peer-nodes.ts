@@ -52,7 +52,9 @@ export async function startFixture(fixture: string, port: number, env: Record<st
     let out = ''
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString()
-      if (out.includes('"ready"')) (clearTimeout(timer), resolve())
+      if (!out.includes('"ready"')) return
+      clearTimeout(timer)
+      resolve()
     })
     void exit.then(() => (clearTimeout(timer), reject(new Error(`${fixture} exited before it was ready:\n${stderr}`))))
   })

@@ -87,7 +87,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       })
     } catch (err) {
       const { stdout = '', stderr = '' } = err as { stdout?: string; stderr?: string }
-      throw new Error(`redis-cli --cluster create failed: ${String(err)}\n${stdout}\n${stderr}`)
+      throw new Error(`redis-cli --cluster create failed: ${String(err)}\n${stdout}\n${stderr}`, { cause: err })
     }
 
     const deadline = Date.now() + CLUSTER_READY_TIMEOUT_MS

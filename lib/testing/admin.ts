@@ -4,8 +4,16 @@
  * @module
  */
 import { deepStrictEqual as equal } from 'node:assert/strict'
-import { ownerOfKey } from '../adapter.js'
-import { randomKey, sleep, useAdapter, type AdapterFactory, type TestApi, type ContractOptions } from './helpers.js'
+import { ownerOfKey } from '../store/adapter.js'
+import {
+  randomKey,
+  sleep,
+  useAdapter,
+  type AdapterAccessor,
+  type AdapterFactory,
+  type TestApi,
+  type ContractOptions,
+} from './helpers.js'
 
 const TTL = 60
 const ownedKey = (owner: string) => `{${owner}}${randomKey()}`
@@ -19,94 +27,118 @@ const ownedKey = (owner: string) => `{${owner}}${randomKey()}`
 export function adminContract(api: TestApi, name: string, factory: AdapterFactory, options: ContractOptions = {}): void {
   api.describe(`${name} adapter contract: admin`, () => {
     const adapter = useAdapter(api, factory)
-    const write = (key: string, ttl = TTL) => adapter().write(key, { set: { f: 'v' }, del: [], ttl })
-    const allKeys = async () => {
-      const keys: string[] = []
-      for await (const batch of adapter().keys!()) keys.push(...batch)
-      return keys
+    const tools: AdminTools = {
+      adapter,
+      write: (key, ttl = TTL) => adapter().write(key, { set: { f: 'v' }, del: [], ttl }),
+      allKeys: async () => {
+        const keys: string[] = []
+        for await (const batch of adapter().keys!()) keys.push(...batch)
+        return keys
+      },
+      slack: options.ttlSlack ?? 0,
     }
+    listingTests(api, tools)
+    matchAndClearTests(api, tools)
+  })
+}
 
-    api.test('ownerOfKey reads the owner in braces', async () => {
-      equal(ownerOfKey('{abc}hash'), 'abc')
-      equal(ownerOfKey('hash'), undefined)
-      equal(ownerOfKey('{}hash'), undefined)
-    })
+/** What the tests of the group share. */
+interface AdminTools {
+  /** The group's adapter. */
+  readonly adapter: AdapterAccessor
+  /** Writes the record `key` with one field, for `ttl` seconds (default 60). */
+  write(key: string, ttl?: number): Promise<unknown>
+  /** Every record key `keys()` lists. */
+  allKeys(): Promise<string[]>
+  /** The adapter's `ttlSlack`. */
+  readonly slack: number
+}
 
-    api.test('keys() lists every live record, owned or not, and nothing else', async () => {
-      const plain = [randomKey(), randomKey(), randomKey()]
-      const owned = [ownedKey('o1'), ownedKey('o1')]
-      for (const key of [...plain, ...owned]) await write(key)
-      await adapter().delete(plain[2]!)
-      equal((await allKeys()).sort(), [plain[0]!, plain[1]!, ...owned].sort())
-    })
+/** `ownerOfKey`, `keys()`, `ownerKeys()` and `deleteOwner()`, across moves and expiry. */
+function listingTests(api: TestApi, { adapter, write, allKeys, slack }: AdminTools): void {
+  api.test('ownerOfKey reads the owner in braces', async () => {
+    equal(ownerOfKey('{abc}hash'), 'abc')
+    equal(ownerOfKey('hash'), undefined)
+    equal(ownerOfKey('{}hash'), undefined)
+  })
 
-    api.test('ownerKeys() lists the live records of one owner; deleteOwner() deletes exactly those', async () => {
-      const mine = [ownedKey('alice'), ownedKey('alice'), ownedKey('alice')]
-      const theirs = ownedKey('bob')
-      for (const key of [...mine, theirs]) await write(key)
-      await adapter().delete(mine[2]!)
-      equal((await adapter().ownerKeys!('alice')).sort(), [mine[0]!, mine[1]!].sort())
-      equal(await adapter().deleteOwner!('alice'), 2)
-      equal(await adapter().ownerKeys!('alice'), [])
-      for (const key of mine) equal(await adapter().readAll(key), undefined)
-      equal(await adapter().ownerKeys!('bob'), [theirs])
-      equal(await adapter().deleteOwner!('nobody'), 0)
-    })
+  api.test('keys() lists every live record, owned or not, and nothing else', async () => {
+    const plain = [randomKey(), randomKey(), randomKey()]
+    const owned = [ownedKey('o1'), ownedKey('o1')]
+    for (const key of [...plain, ...owned]) await write(key)
+    await adapter().delete(plain[2]!)
+    equal((await allKeys()).sort(), [plain[0]!, plain[1]!, ...owned].sort())
+  })
 
-    api.test('an owner listing follows moves and drops expired records', async () => {
-      const [from, to, brief] = [ownedKey('carol'), ownedKey('carol'), ownedKey('carol')]
-      await write(from)
-      await write(brief, 1)
-      await adapter().move(from, to, { f: 'v' }, TTL)
-      await sleep(1100 + (options.ttlSlack ?? 0))
-      equal(await adapter().ownerKeys!('carol'), [to])
-    })
+  api.test('ownerKeys() lists the live records of one owner; deleteOwner() deletes exactly those', async () => {
+    const mine = [ownedKey('alice'), ownedKey('alice'), ownedKey('alice')]
+    const theirs = ownedKey('bob')
+    for (const key of [...mine, theirs]) await write(key)
+    await adapter().delete(mine[2]!)
+    equal((await adapter().ownerKeys!('alice')).sort(), [mine[0]!, mine[1]!].sort())
+    equal(await adapter().deleteOwner!('alice'), 2)
+    equal(await adapter().ownerKeys!('alice'), [])
+    for (const key of mine) equal(await adapter().readAll(key), undefined)
+    equal(await adapter().ownerKeys!('bob'), [theirs])
+    equal(await adapter().deleteOwner!('nobody'), 0)
+  })
 
-    api.test('keys(match) lists only the live records match accepts, and hands match record keys', async () => {
-      const mine = [randomKey(), ownedKey('erin')]
-      const theirs = [randomKey(), ownedKey('erin')]
-      for (const key of [...mine, ...theirs]) await write(key)
-      const written = new Set([...(await allKeys()), ...mine, ...theirs])
-      const asked: string[] = []
-      const match = (key: string) => {
-        asked.push(key)
-        return mine.includes(key)
-      }
-      const listed: string[] = []
-      for await (const batch of adapter().keys!(match)) listed.push(...batch)
-      equal(listed.sort(), [...mine].sort())
-      for (const key of theirs) equal(asked.includes(key), true, `match was not asked about ${key}`)
-      for (const key of asked) equal(written.has(key), true, `match was asked about ${key}, which is no record key`)
-      for (const key of [...mine, ...theirs]) await adapter().delete(key)
-    })
+  api.test('an owner listing follows moves and drops expired records', async () => {
+    const [from, to, brief] = [ownedKey('carol'), ownedKey('carol'), ownedKey('carol')]
+    await write(from)
+    await write(brief, 1)
+    await adapter().move(from, to, { f: 'v' }, TTL)
+    await sleep(1100 + slack)
+    equal(await adapter().ownerKeys!('carol'), [to])
+  })
+}
 
-    api.test('clear(match) deletes only the records match accepts; the others and their owner listings stay', async () => {
-      const mine = [randomKey(), randomKey(), ownedKey('frank'), ownedKey('gina'), ownedKey('gina')]
-      const theirs = [randomKey(), ownedKey('frank'), ownedKey('hugo')]
-      for (const key of [...mine, ...theirs]) await write(key)
-      const brief = randomKey()
-      await write(brief, 1)
-      await sleep(1100 + (options.ttlSlack ?? 0))
-      const accepted = new Set([...mine, brief])
-      equal(await adapter().clear!((key) => accepted.has(key)), mine.length) // the expired one is not counted
-      const left = await allKeys()
-      for (const key of mine) equal(left.includes(key), false, `${key} survived clear(match)`)
-      for (const key of theirs) equal(left.includes(key), true, `${key} was cleared though match refused it`)
-      equal(await adapter().ownerKeys!('frank'), [theirs[1]!])
-      equal(await adapter().ownerKeys!('gina'), [])
-      equal(await adapter().ownerKeys!('hugo'), [theirs[2]!])
-      equal(await adapter().readAll(theirs[0]!), { f: 'v' })
-      equal(await adapter().clear!(() => false), 0)
-      for (const key of theirs) await adapter().delete(key)
-    })
+/** `keys(match)`, `clear(match)` and `clear()`. */
+function matchAndClearTests(api: TestApi, { adapter, write, allKeys, slack }: AdminTools): void {
+  api.test('keys(match) lists only the live records match accepts, and hands match record keys', async () => {
+    const mine = [randomKey(), ownedKey('erin')]
+    const theirs = [randomKey(), ownedKey('erin')]
+    for (const key of [...mine, ...theirs]) await write(key)
+    const written = new Set([...(await allKeys()), ...mine, ...theirs])
+    const asked: string[] = []
+    const match = (key: string) => {
+      asked.push(key)
+      return mine.includes(key)
+    }
+    const listed: string[] = []
+    for await (const batch of adapter().keys!(match)) listed.push(...batch)
+    equal(listed.sort(), [...mine].sort())
+    for (const key of theirs) equal(asked.includes(key), true, `match was not asked about ${key}`)
+    for (const key of asked) equal(written.has(key), true, `match was asked about ${key}, which is no record key`)
+    for (const key of [...mine, ...theirs]) await adapter().delete(key)
+  })
 
-    api.test('clear() deletes every record and says how many', async () => {
-      const before = (await allKeys()).length
-      await write(randomKey())
-      await write(ownedKey('dave'))
-      equal(await adapter().clear!(), before + 2)
-      equal(await allKeys(), [])
-      equal(await adapter().ownerKeys!('dave'), [])
-    })
+  api.test('clear(match) deletes only the records match accepts; the others and their owner listings stay', async () => {
+    const mine = [randomKey(), randomKey(), ownedKey('frank'), ownedKey('gina'), ownedKey('gina')]
+    const theirs = [randomKey(), ownedKey('frank'), ownedKey('hugo')]
+    for (const key of [...mine, ...theirs]) await write(key)
+    const brief = randomKey()
+    await write(brief, 1)
+    await sleep(1100 + slack)
+    const accepted = new Set([...mine, brief])
+    equal(await adapter().clear!((key) => accepted.has(key)), mine.length) // the expired one is not counted
+    const left = await allKeys()
+    for (const key of mine) equal(left.includes(key), false, `${key} survived clear(match)`)
+    for (const key of theirs) equal(left.includes(key), true, `${key} was cleared though match refused it`)
+    equal(await adapter().ownerKeys!('frank'), [theirs[1]!])
+    equal(await adapter().ownerKeys!('gina'), [])
+    equal(await adapter().ownerKeys!('hugo'), [theirs[2]!])
+    equal(await adapter().readAll(theirs[0]!), { f: 'v' })
+    equal(await adapter().clear!(() => false), 0)
+    for (const key of theirs) await adapter().delete(key)
+  })
+
+  api.test('clear() deletes every record and says how many', async () => {
+    const before = (await allKeys()).length
+    await write(randomKey())
+    await write(ownedKey('dave'))
+    equal(await adapter().clear!(), before + 2)
+    equal(await allKeys(), [])
+    equal(await adapter().ownerKeys!('dave'), [])
   })
 }

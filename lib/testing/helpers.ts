@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { StashAdapter } from '../adapter.js'
+import type { StashAdapter } from '../store/adapter.js'
 import { StashError, type StashErrorCode } from '../errors.js'
 
 export { sleep }
@@ -75,11 +75,14 @@ export function hooksOf(api: TestApi): { beforeAll: (fn: TestBody) => unknown; a
   return { beforeAll: beforeAll!.bind(api), afterAll: afterAll!.bind(api) }
 }
 
+/** The adapter of the current group, as {@link useAdapter} returns it (throws before it exists). */
+export type AdapterAccessor = () => StashAdapter
+
 /**
  * Registers hooks in the current `describe` that create an adapter from `factory` before its
  * tests and close it after them, and returns an accessor for it.
  */
-export function useAdapter(api: TestApi, factory: AdapterFactory): () => StashAdapter {
+export function useAdapter(api: TestApi, factory: AdapterFactory): AdapterAccessor {
   const { beforeAll, afterAll } = hooksOf(api)
   let adapter: StashAdapter | undefined
   beforeAll(async () => {

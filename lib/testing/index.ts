@@ -21,11 +21,12 @@
  * runs. Expiry is tested with real one- and two-second ttls (no fake timers).
  * @module
  */
-import type { StashAdapter } from '../adapter.js'
+import type { StashAdapter } from '../store/adapter.js'
 import { adminContract } from './admin.js'
 import { expiryContract } from './expiry.js'
 import { hooksOf, type AdapterFactory, type ContractGroup, type ContractOptions, type TestApi, type TestBody } from './helpers.js'
-import { compareAndSetContract, maxBytesContract } from './limits.js'
+import { compareAndSetContract } from './compare-and-set.js'
+import { maxBytesContract } from './max-bytes.js'
 import { recordContract } from './records.js'
 
 export { adminContract, compareAndSetContract, expiryContract, maxBytesContract, recordContract }

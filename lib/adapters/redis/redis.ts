@@ -1,0 +1,43 @@
+/**
+ * The Redis adapter, `redisAdapter()`: assembles one adapter from its options
+ * (redis-options.ts), its connection (redis-link.ts) and its calls: `load` (redis-load.ts), the
+ * record calls (redis-records.ts), the owner calls (redis-owners.ts) and the admin calls
+ * (redis-admin.ts).
+ * @module
+ */
+import type { StashAdapter } from '../../store/adapter.js'
+import { redisAdmin } from './redis-admin.js'
+import { openRedisLink } from './redis-link.js'
+import { redisLoad } from './redis-load.js'
+import { resolveRedisOptions, type RedisAdapterOptions, type RedisConnection } from './redis-options.js'
+import { ownerCalls } from './redis-owners.js'
+import { recordCalls } from './redis-records.js'
+
+/** The Redis adapter. */
+export interface RedisAdapter extends StashAdapter {
+  /** The prefix of this adapter's keys. */
+  readonly prefix: string
+}
+
+/**
+ * Stores each stash as one Redis hash (one field per stored key) under `prefix` + a hash of the
+ * ID. Loading (with touch) and writing are one round trip each, as Lua scripts touching a single
+ * key, so every per-request operation stays in one hash slot on Redis Cluster.
+ *
+ * @example
+ * createStash({ adapter: redisAdapter(process.env.REDIS_URL) })
+ * createStash({ adapter: redisAdapter({ client: existingClient, prefix: 'app:stash:' }) })
+ */
+export function redisAdapter(connection: RedisConnection, options: RedisAdapterOptions = {}): RedisAdapter {
+  const link = openRedisLink(resolveRedisOptions(connection, options))
+  return {
+    kind: 'redis',
+    prefix: link.settings.prefix,
+    load: redisLoad(link),
+    ...recordCalls(link),
+    ...ownerCalls(link),
+    ...redisAdmin(link),
+    ready: link.ready,
+    close: link.close,
+  }
+}

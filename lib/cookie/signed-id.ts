@@ -1,0 +1,209 @@
+/**
+ * The signed stash ID cookie: signing and verifying its value (cookie-signature format, with the
+ * node hint and the client's lifetime inside), and writing the `Set-Cookie` line.
+ * @module
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { serialize } from 'cookie'
+import type { VerifiedCookies, VerifiedId } from './verified-cookies.js'
+
+/**
+ * The attributes of the stash cookie, validated (the instance's resolved `cookie` option): what
+ * {@link isSecure} and {@link idCookie} read. The client's own lifetime is passed separately.
+ */
+export interface CookieAttributes {
+  readonly name: string
+  readonly path: string
+  readonly domain: string | undefined
+  readonly httpOnly: boolean
+  readonly sameSite: 'lax' | 'strict' | 'none'
+  readonly secure: boolean | 'auto'
+  readonly partitioned: boolean
+  readonly priority: 'low' | 'medium' | 'high' | undefined
+}
+
+/** Longest cookie value considered; anything longer is ignored unread. */
+const MAX_COOKIE_VALUE = 256
+/**
+ * Most cookie values of one request whose signature is checked (an HMAC per secret each): a
+ * browser sends at most a few cookies of one name (other paths or domains), and a forged header
+ * with hundreds of them must not multiply the work of a request.
+ */
+const MAX_CANDIDATES = 3
+const ID_PATTERN = /^[A-Za-z0-9_-]{32,128}$/
+/** Separates the ID from the node hint inside the signed value (never a base64url character). */
+const HINT_SEPARATOR = '~'
+const HINT_PATTERN = /^[A-Za-z0-9_-]{8,64}$/
+/** Starts the client's own cookie lifetime (`req.stash.cookie.maxAge`) at the end of the signed value. */
+const MAX_AGE_SEPARATOR = '!'
+const MAX_AGE_PATTERN = /^[1-9][0-9]{0,9}$/
+
+/**
+ * Signs an ID in the format of cookie-signature (`s:` + value + `.` + base64 HMAC-SHA256
+ * without padding), so cookie-parser with the same secret reads it as a signed cookie. A node
+ * `hint` (cross-node recovery) is appended to the ID as `~hint`, and the client's own cookie
+ * lifetime (`maxAge`, whole seconds: remember me) as `!seconds`, both inside the signed value:
+ * the record key depends on the ID alone, and a changed hint or lifetime breaks the signature.
+ */
+export function signId(id: string, secret: string, hint?: string, maxAge?: number): string {
+  let value = hint === undefined ? id : id + HINT_SEPARATOR + hint
+  if (maxAge !== undefined) value += MAX_AGE_SEPARATOR + maxAge
+  return `s:${value}.${mac(value, secret)}`
+}
+
+/**
+ * Finds the stash ID in a `Cookie` header: cookies named `name` are tried in order (duplicates
+ * happen with several paths or domains) and the first one whose signature verifies wins. Only the
+ * first {@link MAX_CANDIDATES} values shaped like a signed ID are considered, whatever the header
+ * holds; values of any other shape cost no signature check and do not count. Anything missing,
+ * malformed, oversized or forged yields `undefined`, never an error. Values verified before are
+ * looked up in `verified` instead of being verified again (the answer is the same either way).
+ */
+export function readId(
+  header: string | undefined,
+  name: string,
+  secrets: readonly string[],
+  verified: VerifiedCookies,
+): VerifiedId | undefined {
+  if (header === undefined || header.length === 0) return undefined
+  let from = 0
+  let candidates = 0
+  while (from < header.length && candidates < MAX_CANDIDATES) {
+    let end = header.indexOf(';', from)
+    if (end < 0) end = header.length
+    const eq = header.indexOf('=', from)
+    if (eq > from && eq < end && header.slice(from, eq).trim() === name) {
+      const raw = header.slice(eq + 1, end).trim()
+      const known = verified.get(raw)
+      if (known !== undefined) return known
+      const parsed = parse(raw)
+      if (parsed !== undefined) {
+        candidates++
+        const found = verify(raw, parsed, secrets, verified)
+        if (found !== undefined) return found
+      }
+    }
+    from = end + 1
+  }
+  return undefined
+}
+
+/** A cookie value shaped like a signed ID, taken apart; its signature is not checked yet. */
+interface SignedValue {
+  readonly signed: string
+  readonly signature: string
+  readonly id: string
+  readonly hint: string | undefined
+  readonly maxAge: number | undefined
+}
+
+/** Takes a cookie value apart (unquoted, percent-decoded), or `undefined` if it is not shaped like a signed ID. */
+function parse(raw: string): SignedValue | undefined {
+  if (raw.length > MAX_COOKIE_VALUE) return undefined
+  let value = raw.startsWith('"') && raw.endsWith('"') && raw.length > 1 ? raw.slice(1, -1) : raw
+  if (value.includes('%')) {
+    try {
+      value = decodeURIComponent(value)
+    } catch {
+      return undefined
+    }
+  }
+  const dot = value.lastIndexOf('.')
+  if (!value.startsWith('s:') || dot < 0) return undefined
+  const signed = value.slice(2, dot)
+  const bang = signed.indexOf(MAX_AGE_SEPARATOR)
+  const body = bang < 0 ? signed : signed.slice(0, bang)
+  const maxAge = bang < 0 ? undefined : signed.slice(bang + 1)
+  const separator = body.indexOf(HINT_SEPARATOR)
+  const id = separator < 0 ? body : body.slice(0, separator)
+  const hint = separator < 0 ? undefined : body.slice(separator + 1)
+  if (!ID_PATTERN.test(id) || (hint !== undefined && !HINT_PATTERN.test(hint))) return undefined
+  if (maxAge !== undefined && !MAX_AGE_PATTERN.test(maxAge)) return undefined
+  return { signed, signature: value.slice(dot + 1), id, hint, maxAge: maxAge === undefined ? undefined : Number(maxAge) }
+}
+
+/** Checks the signature of a parsed value against every secret, remembering a value that verifies. */
+function verify(
+  raw: string,
+  { signed, signature, id, hint, maxAge }: SignedValue,
+  secrets: readonly string[],
+  verified: VerifiedCookies,
+): VerifiedId | undefined {
+  const given = Buffer.from(signature)
+  // Constant-time compare against every secret; the first is current, the rest are old.
+  for (let i = 0; i < secrets.length; i++) {
+    const expected = Buffer.from(mac(signed, secrets[i]!))
+    if (expected.length === given.length && timingSafeEqual(expected, given)) {
+      return verified.remember(raw, { id, resign: i > 0, hint, maxAge })
+    }
+  }
+  return undefined
+}
+
+/** Whether browsers accept the cookie only with `Secure`. */
+function mustBeSecure({ name, sameSite }: CookieAttributes): boolean {
+  return sameSite === 'none' || name.startsWith('__Host-') || name.startsWith('__Secure-')
+}
+
+function mac(value: string, secret: string): string {
+  return createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')
+}
+
+/**
+ * Whether the cookie should carry `Secure` for this request. A `__Host-` or `__Secure-` name, and
+ * `SameSite=None`, always do: browsers drop such a cookie without it, so under `'auto'` a plain
+ * HTTP request (a proxy that does not say it terminated TLS) still gets a cookie that works.
+ */
+export function isSecure(req: IncomingMessage, options: CookieAttributes): boolean {
+  const option = options.secure
+  if (option !== 'auto') return option
+  if (mustBeSecure(options)) return true
+  // Express's req.secure honours `trust proxy`; plain Connect only knows the socket.
+  const secure = (req as { secure?: unknown }).secure
+  if (typeof secure === 'boolean') return secure
+  return (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true
+}
+
+/**
+ * The `Set-Cookie` value carrying a signed ID, or clearing the cookie when `signedValue` is
+ * undefined. `maxAge` (seconds) makes it persistent; without it the cookie lasts the browser session.
+ */
+export function idCookie(
+  options: CookieAttributes,
+  secure: boolean,
+  signedValue: string | undefined,
+  maxAge: number | undefined,
+): string {
+  return serialize(options.name, signedValue ?? '', {
+    path: options.path,
+    domain: options.domain,
+    httpOnly: options.httpOnly,
+    sameSite: options.sameSite,
+    secure,
+    partitioned: options.partitioned || undefined,
+    priority: options.priority,
+    ...(signedValue === undefined
+      ? { expires: new Date(0) }
+      : maxAge === undefined
+        ? {}
+        : { maxAge, expires: new Date(Date.now() + maxAge * 1000) }),
+  })
+}
+
+/**
+ * Adds a `Set-Cookie` line without touching the ones already there: those set with
+ * `res.setHeader`/`res.cookie`, and those passed to `res.writeHead(status, headers)`.
+ */
+export function appendSetCookie(res: ServerResponse, line: string, writeHeadHeaders?: unknown): void {
+  if (writeHeadHeaders !== null && typeof writeHeadHeaders === 'object' && !Array.isArray(writeHeadHeaders)) {
+    const headers = writeHeadHeaders as OutgoingHttpHeaders
+    const name = Object.keys(headers).find((key) => key.toLowerCase() === 'set-cookie')
+    if (name !== undefined) {
+      headers[name] = ([] as string[]).concat(headers[name] as string | string[], line)
+      return
+    }
+  }
+  const previous = res.getHeader('Set-Cookie')
+  res.setHeader('Set-Cookie', previous === undefined ? line : ([] as string[]).concat(previous as string | string[], line))
+}

@@ -1,0 +1,60 @@
+/**
+ * The memory of cookie values one stash instance verified lately, so that a returning client
+ * costs neither an HMAC nor a SHA-256.
+ * @module
+ */
+import { BoundedMap } from '../values/bounded-map.js'
+import { sha256 } from '../values/ids.js'
+
+/** How many verified cookie values one stash instance remembers. */
+const CAPACITY = 10_000
+
+/** A stash ID from a verified cookie, with the hash its record key is made of. */
+export interface VerifiedId {
+  readonly id: string
+  /** Verified by an old secret: the cookie should be re-signed with the current one. */
+  readonly resign: boolean
+  /** SHA-256 of the ID (see `recordKeyOf`). */
+  readonly hash: string
+  /** The node hint signed with the ID (cross-node recovery); absent in cookies without one. */
+  readonly hint?: string
+  /** The client's own cookie lifetime in seconds (`req.stash.cookie.maxAge`), signed with the ID. */
+  readonly maxAge?: number
+}
+
+/** What a cookie value whose signature verified says. */
+export interface VerifiedCookie {
+  readonly id: string
+  readonly resign: boolean
+  readonly hint: string | undefined
+  readonly maxAge: number | undefined
+}
+
+/**
+ * The cookie values one stash instance verified lately, so that a returning client costs neither
+ * an HMAC nor a SHA-256. Only values whose signature verified are remembered, under their exact
+ * text, so a lookup gives what verifying again would: a forged or altered value is never in it.
+ * Bounded: past `CAPACITY` the oldest value is forgotten (and verified again when it returns).
+ */
+export class VerifiedCookies {
+  /** Cookie value → what it says; oldest first. */
+  private readonly values = new BoundedMap<string, VerifiedId>({ capacity: CAPACITY })
+
+  /** The ID of a cookie value verified before, if remembered. */
+  get(value: string): VerifiedId | undefined {
+    return this.values.get(value)
+  }
+
+  /** Remembers a cookie value whose signature verified. */
+  remember(value: string, { id, resign, hint, maxAge }: VerifiedCookie): VerifiedId {
+    const verified: VerifiedId = {
+      id,
+      resign,
+      hash: sha256(id),
+      ...(hint === undefined ? {} : { hint }),
+      ...(maxAge === undefined ? {} : { maxAge }),
+    }
+    this.values.set(value, verified)
+    return verified
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The stash ID cookie of one request: the ID it carries and the `Set-Cookie` line it needs.
+ * @module
+ */
+import type { IncomingMessage } from 'node:http'
+import { idCookie, isSecure, signId } from '../cookie/signed-id.js'
+import { optionError } from '../errors.js'
+import type { StashAdapter } from '../store/adapter.js'
+import type { ResolvedOptions } from '../options.js'
+import type { VerifiedId } from '../cookie/verified-cookies.js'
+
+/** Longest client cookie lifetime the cookie can carry (ten digits of seconds). */
+const MAX_AGE_LIMIT = 9_999_999_999
+
+/** What {@link RequestCookie.setCookie} needs to know of the request's stash. */
+export interface CookieContext {
+  /** The record is known to exist (loaded, or written by this request). */
+  readonly persisted: boolean
+  /** This request pushed the record's expiry out (a load with touch, or a write). */
+  readonly slid: boolean
+  /** The ttl that applies to this request. */
+  readonly ttl: number
+}
+
+/**
+ * The stash ID cookie of one request: the ID the client holds (or this request issued), whether
+ * it must be re-signed, cleared, or sent with a new lifetime, and the `Set-Cookie` line that says so.
+ */
+export class RequestCookie {
+  /** The ID the client holds, or the one this request issued; undefined for a fresh stash. */
+  id: string | undefined
+  /** A new ID was issued during this request: the cookie must carry it. */
+  issued = false
+  /** The cookie verified with an old secret, or names another node: re-sign it. */
+  resign = false
+  /** The node hint the cookie carried (cross-node recovery). */
+  hint: string | undefined
+  /** `reset()` dropped the ID: clear the cookie unless a new ID replaces it. */
+  cleared = false
+  /** The client's own cookie lifetime, signed into the cookie; undefined: the instance's. */
+  private clientMaxAge: number | undefined
+  /** `req.stash.cookie.maxAge` changed on this request: the cookie must say so. */
+  changed = false
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly adapter: StashAdapter,
+    private readonly secrets: readonly string[],
+  ) {}
+
+  /** Takes over what a verified cookie says. */
+  adopt({ id, resign, hint, maxAge }: VerifiedId): void {
+    this.id = id
+    this.hint = hint
+    this.clientMaxAge = maxAge
+    this.resign = resign || hint !== this.adapter.recovery?.hint
+  }
+
+  /** A new ID for this client; its cookie goes out with this response. */
+  issue(id: string): void {
+    this.id = id
+    this.issued = true
+    this.cleared = false
+  }
+
+  /** The client's ID is not (or no longer) known to the store. */
+  forget(): void {
+    this.id = undefined
+    this.issued = false
+    this.resign = false
+  }
+
+  /** The client's ID is dropped: the cookie is cleared unless a new ID replaces it. */
+  drop(): void {
+    this.cleared = this.cleared || this.id !== undefined
+    this.forget()
+  }
+
+  /** After `reset()`: the cookie is cleared, and the client's lifetime with it. */
+  clear(): void {
+    this.drop()
+    this.clientMaxAge = undefined
+    this.changed = false
+  }
+
+  /** The lifetime the cookie is configured with: the client's, else the instance's. */
+  get maxAge(): number | undefined {
+    return this.clientMaxAge ?? this.options.cookie.maxAge
+  }
+
+  /** Sets the client's own lifetime (`req.stash.cookie.maxAge = seconds`). */
+  setMaxAge(seconds: unknown): void {
+    let next: number | undefined
+    if (seconds !== undefined && seconds !== null) {
+      if (typeof seconds !== 'number' || !(seconds > 0) || seconds > MAX_AGE_LIMIT) {
+        throw optionError(
+          'req.stash.cookie.maxAge',
+          `a positive number of seconds (at most ${MAX_AGE_LIMIT}), null or undefined`,
+          seconds,
+        )
+      }
+      next = Math.ceil(seconds)
+    }
+    if (next === this.clientMaxAge) return
+    this.clientMaxAge = next
+    this.changed = true
+  }
+
+  /** Whether a returning client's cookie may have to be sent again on this request. */
+  mayResend(ttl: number): boolean {
+    return this.resign || this.options.rolling || this.capped(ttl)
+  }
+
+  /** The `Set-Cookie` line this response must carry, if any. */
+  setCookie(req: IncomingMessage, { persisted, slid, ttl }: CookieContext): string | undefined {
+    const { cookie, rolling } = this.options
+    if (this.id === undefined) {
+      return this.cleared ? idCookie(cookie, isSecure(req, cookie), undefined, undefined) : undefined
+    }
+    const send = this.issued || (persisted && (this.resign || rolling || this.changed || (slid && this.capped(ttl))))
+    if (!send) return undefined
+    const configured = this.maxAge
+    const value = signId(this.id, this.secrets[0]!, this.adapter.recovery?.hint, this.clientMaxAge)
+    return idCookie(cookie, isSecure(req, cookie), value, configured === undefined ? undefined : Math.min(configured, ttl))
+  }
+
+  /**
+   * A configured lifetime longer than the ttl is cut to the ttl, so the cookie never outlives
+   * the stash; such a cookie is sent again whenever the stash's expiry slides, so an active
+   * client keeps it as long as the stash lives.
+   */
+  private capped(ttl: number): boolean {
+    const configured = this.maxAge
+    return configured !== undefined && configured > ttl
+  }
+}

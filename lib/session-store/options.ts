@@ -1,0 +1,83 @@
+/**
+ * The options of `StashSessionStore`, and their validation at creation.
+ * @module
+ */
+import type { SessionData } from 'express-session'
+import type { StashAdapter } from '../store/adapter.js'
+import { optionError } from '../errors.js'
+
+/** Turns sessions into strings and back, like `JSON` (connect-redis's `serializer`). */
+export interface SessionSerializer {
+  /** A stored string back to the session; may return a promise of it, as connect-redis allows. */
+  parse(text: string): unknown
+  /** The session to the string that is stored. */
+  stringify(session: SessionData): string
+}
+
+/** Options of `new StashSessionStore(options)`. */
+export interface StashSessionStoreOptions {
+  /**
+   * Where sessions live: any express-stash adapter (`memoryAdapter()`, `redisAdapter()`, ...).
+   * A given adapter is left open by `close()` (it may be shared with a stash; its owner closes it).
+   * @default a `memoryAdapter()` of the store's own, which `close()` closes
+   */
+  adapter?: StashAdapter
+  /**
+   * Seconds a session lives when its cookie has no `expires` (a browser-session cookie), or a
+   * function of the session giving them. A function wins over the cookie (connect-redis's rule:
+   * `ttl(session)`, else the cookie's `expires`, else this number); the session still ends, for
+   * `get()`, when its cookie expires.
+   * @default 86400 (one day, as connect-redis)
+   */
+  ttl?: number | ((session: SessionData) => number)
+  /** When true, `touch()` does nothing: a session's expiry is only set when it is saved. @default false */
+  disableTouch?: boolean
+  /** How sessions are turned into strings; `parse` may return a promise. @default JSON */
+  serializer?: SessionSerializer
+}
+
+/** The options as the store uses them: defaults filled in, `adapter` absent when the store creates its own. */
+export interface ResolvedSessionStoreOptions {
+  /** The adapter given, or `undefined`: the store then creates (and closes) a `memoryAdapter()` of its own. */
+  readonly adapter: StashAdapter | undefined
+  /** {@link StashSessionStoreOptions.ttl}, default filled in. */
+  readonly ttl: number | ((session: SessionData) => number)
+  /** {@link StashSessionStoreOptions.disableTouch}, default filled in. */
+  readonly disableTouch: boolean
+  /** {@link StashSessionStoreOptions.serializer}, default filled in. */
+  readonly serializer: SessionSerializer
+}
+
+const DEFAULT_TTL = 86_400
+const KNOWN = new Set(['adapter', 'ttl', 'disableTouch', 'serializer'])
+/** The adapter methods the store calls (`keys` too, for the admin calls, checked when they run). */
+const ADAPTER_METHODS = ['load', 'write', 'compareAndSet', 'delete'] as const
+
+/** Validates the options of `StashSessionStore`: a TypeError naming the option, at creation. */
+export function resolveSessionStoreOptions(options: StashSessionStoreOptions): ResolvedSessionStoreOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw optionError('StashSessionStore options', 'an object (or nothing)', options)
+  }
+  for (const name of Object.keys(options)) {
+    if (!KNOWN.has(name)) throw new TypeError(`express-stash: unknown option \`StashSessionStore.${name}\``)
+  }
+  const { adapter, ttl = DEFAULT_TTL, disableTouch = false, serializer = JSON } = options
+  if (
+    adapter !== undefined &&
+    (typeof adapter !== 'object' || adapter === null || ADAPTER_METHODS.some((m) => typeof adapter[m] !== 'function'))
+  ) {
+    throw optionError(
+      'StashSessionStore.adapter',
+      'an express-stash adapter (e.g. memoryAdapter() or redisAdapter(...)), or nothing for a memoryAdapter() of its own',
+      adapter,
+    )
+  }
+  if (typeof ttl !== 'function' && (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl <= 0)) {
+    throw optionError('StashSessionStore.ttl', 'a positive integer of seconds or a function of the session', ttl)
+  }
+  if (typeof disableTouch !== 'boolean') throw optionError('StashSessionStore.disableTouch', 'a boolean', disableTouch)
+  if (typeof serializer?.parse !== 'function' || typeof serializer.stringify !== 'function') {
+    throw optionError('StashSessionStore.serializer', 'an object with parse() and stringify(), like JSON', serializer)
+  }
+  return { adapter, ttl, disableTouch, serializer }
+}

@@ -1,0 +1,176 @@
+/**
+ * The storage contract every adapter implements (`StashAdapter`) and the shapes of its calls.
+ * @module
+ */
+import type { StashRecovery } from './recovery.js'
+
+/**
+ * The storage contract. An adapter keeps **records**: each record is a small map of fields
+ * (one field per stored key) with a single expiry. Values reach the adapter already serialized
+ * and authenticated, so an adapter only moves strings; memory and Redis behave identically.
+ *
+ * Record keys are made by express-stash from a hash of the stash ID, never the ID itself. Every
+ * per-request call touches exactly one record. A stash bound to a session is keyed
+ * `{<owner>}<hash>`: the part in braces names its owner ({@link ownerOfKey}). Adapters keep an
+ * index of each owner's records, expiring with them, for `ownerKeys` and `deleteOwner`; on Redis
+ * the braces are the hash tag that keeps an owner's records and index in one Cluster slot.
+ *
+ * Expiry never shrinks: "set the ttl" always means "expire no earlier than `ttl` seconds from now"
+ * (Redis `EXPIRE ... GT`), so a route with a long ttl is not cut short by a route with a short one.
+ * The one exception is a write or compare-and-set with `exact` ({@link RecordChange.exact}), which
+ * sets the expiry to exactly `ttl` from now (the session store's records follow their cookie).
+ *
+ * A new adapter is one object implementing these methods; run the shared contract suite against it.
+ */
+export interface StashAdapter {
+  /** A label for logs and errors, e.g. `"memory"` or `"redis"`. */
+  readonly kind: string
+
+  /**
+   * Reads `fields` of one record and, when `ttl` is given, slides its expiry: one round trip.
+   * Resolves `undefined` when the record does not exist (or has expired), else the values in
+   * the order of `fields` (`undefined` for a missing field).
+   */
+  load(key: string, fields: readonly string[], ttl?: number): Promise<(string | undefined)[] | undefined>
+
+  /**
+   * Applies a change set to one record atomically, in one round trip: sets `set`, removes `del`,
+   * and slides the expiry to `ttl`. Creates the record if needed, unless `change.existing`: then
+   * a record that no longer exists is not recreated, nothing is written, and it resolves
+   * `'gone'` (a delete is never resurrected). When the record would end up larger than
+   * `maxBytes` (UTF-8 bytes of field names plus values), nothing is written and it rejects with
+   * `StashError` `ERR_STASH_TOO_LARGE`.
+   */
+  write(key: string, change: RecordChange): Promise<void | 'gone'>
+
+  /**
+   * Replaces one field only if it still holds `swap.expected` (`undefined`: absent), in one
+   * atomic step, sliding the expiry to `swap.ttl`; `swap.next === undefined` removes the field.
+   * On a mismatch nothing changes and the current value is returned, so the caller can retry
+   * without another read. Honours `maxBytes` like {@link StashAdapter.write}. With
+   * `swap.existing`, a record that no longer exists is not recreated: `{ ok: false, gone: true }`.
+   */
+  compareAndSet(key: string, swap: FieldSwap): Promise<CompareAndSetResult>
+
+  /** Slides the expiry of an existing record. Resolves false when the record does not exist. */
+  touch(key: string, ttl: number): Promise<boolean>
+
+  /** Reads every field of one record; `undefined` when it does not exist. */
+  readAll(key: string): Promise<Record<string, string> | undefined>
+
+  /**
+   * Writes `fields` as the whole record `to` and deletes the record `from`, atomically where the
+   * store allows it (used by `rotate()`). When `from` no longer exists (deleted, revoked or moved
+   * since the caller read it), `to` is not written (or is removed again) and it resolves `'gone'`.
+   */
+  move(from: string, to: string, fields: Record<string, string>, ttl: number): Promise<void | 'gone'>
+
+  /** Deletes one record. Deleting a missing record is not an error. */
+  delete(key: string): Promise<void>
+
+  /** Releases what the adapter opened (timers, clients it created). Resolves, never rejects; safe to call twice. */
+  close(): Promise<void>
+
+  /**
+   * Resolves once the adapter can serve (connected, authenticated, answering), within `timeout`
+   * milliseconds; rejects with an error that names the reason it cannot (`stash.ready()`).
+   * Adapters that are always ready leave it out.
+   */
+  ready?(timeout: number): Promise<void>
+
+  /**
+   * Admin: every live record key, in batches (never blocking the store, e.g. SCAN). With
+   * `match`, only the keys it accepts: the stash admin passes a test of its own record keys, so
+   * that session records and other key layouts sharing the adapter are left out.
+   */
+  keys?(match?: (recordKey: string) => boolean): AsyncIterable<string[]>
+  /**
+   * Admin: deletes every record of this adapter (and nothing else); resolves to how many. With
+   * `match`, only the records whose key it accepts, and of the owner indexes only what those
+   * leave empty. An adapter that ignores `match` clears everything: the contract suite tests it.
+   */
+  clear?(match?: (recordKey: string) => boolean): Promise<number>
+  /** Admin: the live record keys of one owner. */
+  ownerKeys?(owner: string): Promise<string[]>
+  /** Admin: deletes every record of one owner; resolves to how many. */
+  deleteOwner?(owner: string): Promise<number>
+
+  /**
+   * Optional cross-node recovery, for stores local to one process (the memory adapter with
+   * `peers`): the cookie carries a node hint and a miss moves the record from the hinted node.
+   * Adapters shared by every node (Redis) leave it out.
+   */
+  readonly recovery?: StashRecovery
+
+  /**
+   * Optional: subscribes to the records the adapter evicts to stay within a budget of its own
+   * (the memory adapter's `maxMemory` and `maxEntries`). `listener` is called synchronously after
+   * each eviction pass (the write that caused it has happened) and must not throw; the returned
+   * function unsubscribes. `createStash` subscribes once per instance: `stats().evictions` and
+   * the `'evicted'` event. Stores that evict on their own (Redis `maxmemory`) leave it out.
+   */
+  onEvict?(listener: (eviction: StashEviction) => void): () => void
+}
+
+/** One eviction pass of an adapter ({@link StashAdapter.onEvict}): what it removed. */
+export interface StashEviction {
+  /** Live records evicted. */
+  readonly records: number
+  /** Their stored bytes (UTF-8 field names and values). */
+  readonly bytes: number
+}
+
+/** The owner named by a record key (`{owner}hash`), or undefined for a stash bound to no session. */
+export function ownerOfKey(key: string): string | undefined {
+  if (key[0] !== '{') return undefined
+  const end = key.indexOf('}')
+  return end > 1 ? key.slice(1, end) : undefined
+}
+
+/** A change set for {@link StashAdapter.write}. */
+export interface RecordChange {
+  /** Fields to set, with their serialized values. */
+  readonly set: Readonly<Record<string, string>>
+  /** Fields to remove. */
+  readonly del: readonly string[]
+  /** Seconds the record lives at least from now (a whole number, at least 1). */
+  readonly ttl: number
+  /** Largest size the whole record may reach; absent means no limit. */
+  readonly maxBytes?: number
+  /**
+   * Set the expiry to exactly `ttl` seconds from now, shortening it if needed, instead of only
+   * ever extending it (see {@link RecordChange.ttl}). `StashSessionStore` sets it, so a session
+   * follows its cookie; an adapter that ignores it still works there (the store checks the
+   * cookie's expiry itself), its records merely outlive shortened sessions. @default false
+   */
+  readonly exact?: boolean
+  /**
+   * The caller read this record and writes to it: when it no longer exists (deleted, expired,
+   * revoked, rotated away), nothing is written and the write resolves `'gone'`, so a request
+   * that loaded a stash before its deletion can never bring it back. @default false
+   */
+  readonly existing?: boolean
+}
+
+/** A compare-and-set of one field, for {@link StashAdapter.compareAndSet}. */
+export interface FieldSwap {
+  readonly field: string
+  /** The value the field must hold for the swap to happen; `undefined`: the field is absent. */
+  readonly expected: string | undefined
+  /** The new value; `undefined` removes the field. */
+  readonly next: string | undefined
+  /** Seconds the record lives at least from now. */
+  readonly ttl: number
+  /** Largest size the whole record may reach. */
+  readonly maxBytes?: number
+  /** When the swap happens, set the expiry to exactly `ttl` from now, as {@link RecordChange.exact}. @default false */
+  readonly exact?: boolean
+  /** The record must still exist, as {@link RecordChange.existing}; else `{ ok: false, gone: true }`. @default false */
+  readonly existing?: boolean
+}
+
+/** The outcome of {@link StashAdapter.compareAndSet}. */
+export type CompareAndSetResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly current: string | undefined; readonly gone?: false }
+  | { readonly ok: false; readonly current: undefined; readonly gone: true }

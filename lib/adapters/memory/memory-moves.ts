@@ -5,7 +5,7 @@
  */
 import { StashError } from '../../errors.js'
 import type { MovedRecord } from '../../peers/peer-protocol.js'
-import type { MemoryTable } from './memory-table.js'
+import { fieldsOf, type MemoryTable } from './memory-table.js'
 
 /**
  * Takes record `key` out of the table for another node, leaving a tombstone, in one synchronous
@@ -23,9 +23,7 @@ export function handOver(table: MemoryTable, key: string, now: number): MovedRec
 export function receive(table: MemoryTable, key: string, moved: MovedRecord, now: number): void {
   table.tombstones.delete(key)
   if (table.get(key, now) !== undefined) return
-  const fields = new Map(Object.entries(moved.fields))
-  let bytes = 0
-  for (const [field, value] of fields) bytes += Buffer.byteLength(field) + Buffer.byteLength(value)
+  const { fields, bytes } = fieldsOf(moved.fields)
   table.set(key, { fields, bytes, expiresAt: now + moved.ttlMs, used: 0 })
 }
 

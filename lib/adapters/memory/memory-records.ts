@@ -7,7 +7,7 @@
 import type { CompareAndSetResult, FieldSwap, RecordChange, StashAdapter } from '../../store/adapter.js'
 import { StashError, tooLargeError } from '../../errors.js'
 import { assertNotMoved } from './memory-moves.js'
-import type { MemoryRecord, MemoryTable } from './memory-table.js'
+import { fieldSize, fieldsOf, type MemoryRecord, type MemoryTable } from './memory-table.js'
 
 /** The record methods of a {@link StashAdapter}. @internal */
 export type RecordOperations = Pick<StashAdapter, 'load' | 'write' | 'compareAndSet' | 'touch' | 'readAll' | 'move' | 'delete'>
@@ -57,9 +57,7 @@ export function recordOperations(open: () => MemoryTable): RecordOperations {
     async move(from, to, fields, ttl) {
       const table = open()
       if (table.get(from, Date.now()) === undefined) return 'gone'
-      const map = new Map(Object.entries(fields))
-      let bytes = 0
-      for (const [field, value] of map) bytes += sizeOf(field, value)
+      const { fields: map, bytes } = fieldsOf(fields)
       assertWithinBudget(table, bytes)
       table.records.delete(from)
       table.records.delete(to)
@@ -88,11 +86,11 @@ function applyChange(table: MemoryTable, key: string, change: RecordChange, now:
   const fields = new Map(current?.fields)
   let bytes = current?.bytes ?? 0
   for (const field of change.del) {
-    bytes -= sizeOf(field, fields.get(field))
+    bytes -= fieldSize(field, fields.get(field))
     fields.delete(field)
   }
   for (const [field, value] of Object.entries(change.set)) {
-    bytes += sizeOf(field, value) - sizeOf(field, fields.get(field))
+    bytes += fieldSize(field, value) - fieldSize(field, fields.get(field))
     fields.set(field, value)
   }
   if (change.maxBytes !== undefined && bytes > change.maxBytes) throw tooLargeError(bytes, change.maxBytes)
@@ -110,9 +108,4 @@ function assertWithinBudget(table: MemoryTable, bytes: number): void {
     'ERR_STASH_TOO_LARGE',
     `stash of ${bytes} bytes would exceed the memory adapter's maxMemory (${maxMemory}); nothing was written`,
   )
-}
-
-/** UTF-8 bytes of one field as `maxBytes` counts them: its name and value (0 when absent). */
-function sizeOf(field: string, value: string | undefined): number {
-  return value === undefined ? 0 : Buffer.byteLength(field) + Buffer.byteLength(value)
 }

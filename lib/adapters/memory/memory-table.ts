@@ -21,6 +21,19 @@ export interface MemoryRecord {
   used: number
 }
 
+/** UTF-8 bytes of one stored field (name and value), as `maxBytes` and `maxMemory` count them; 0 when absent. @internal */
+export function fieldSize(field: string, value: string | undefined): number {
+  return value === undefined ? 0 : Buffer.byteLength(field) + Buffer.byteLength(value)
+}
+
+/** The fields of a record to store, from a plain object, with their stored bytes. @internal */
+export function fieldsOf(values: Readonly<Record<string, string>>): { fields: Map<string, string>; bytes: number } {
+  const fields = new Map(Object.entries(values))
+  let bytes = 0
+  for (const [field, value] of fields) bytes += fieldSize(field, value)
+  return { fields, bytes }
+}
+
 /** The resolved options a table works with. @internal */
 export interface TableSettings {
   /** The `cleanupInterval` option, in milliseconds. */

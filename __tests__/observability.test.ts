@@ -87,7 +87,7 @@ describe('stats()', () => {
     stash.on('error', () => {})
     const cookie = cookiePair(await request(server).get('/count').expect(200))
     const [record] = await stash.ids()
-    await adapter.write(record!, { set: { count: 'not signed' }, del: [], ttl: 60 })
+    await adapter.write(record!, { set: { count: 'not signed' }, del: [], expiresAt: { count: Date.now() + 60_000 } })
     await request(server).get('/peek').set('Cookie', cookie).expect(200, { count: null })
     expect(stash.stats()).toMatchObject({ loads: 1, hits: 1, errors: 1 })
   })

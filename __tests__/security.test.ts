@@ -112,7 +112,7 @@ describe.each(ADAPTERS)('security on %s', (_name, makeAdapter) => {
     await request(encrypted.server).get('/count').set('X-User', 'u').set('Cookie', cookiePair(before)).expect(200, { count: 2 })
     await request(encrypted.server).post('/secret').set('X-User', 'u').set('Cookie', cookiePair(before)).expect(200)
     const [key] = await encrypted.stash.ids()
-    const raw = (await adapter.readAll(key!))!
+    const raw = (await adapter.readAll(key!))!.fields
     expect(raw.secret).toMatch(/^!\.[A-Za-z0-9_-]+$/)
     expect(JSON.stringify(raw)).not.toContain('4111')
     await request(encrypted.server)
@@ -144,7 +144,11 @@ describe.each(ADAPTERS)('security on %s', (_name, makeAdapter) => {
     const first = await request(server).get('/count').set('X-User', 'p').expect(200)
     const record = recordKeyOf(idOf(cookiePair(first)), sha256('p'))
     const json = '{"__proto__":{"polluted":true},"a":{"constructor":{"prototype":{"polluted":true}}},"ok":1}'
-    await adapter.write(record, { set: { blob: createCodec(['s'], undefined).encode(record, 'blob', json) }, del: [], ttl: 60 })
+    await adapter.write(record, {
+      set: { blob: createCodec(['s'], undefined).encode(record, 'blob', json) },
+      del: [],
+      expiresAt: { blob: Date.now() + 60_000 },
+    })
     const res = await request(server).get('/').set('X-User', 'p').set('Cookie', cookiePair(first)).expect(200)
     expect(res.body.blob).toEqual({ a: {}, ok: 1 })
     await request(server).get('/merged').set('X-User', 'p').set('Cookie', cookiePair(first)).expect(200, { polluted: null })

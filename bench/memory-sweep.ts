@@ -67,9 +67,10 @@ async function fill(adapter: MemoryAdapter, ttl: number, makeValue: MakeValue, k
   for (let start = 0; start < RECORDS; start += WRITE_BATCH) {
     const random = randomBytes(16 * WRITE_BATCH)
     const pending: Promise<unknown>[] = []
+    const expiresAt = { [FIELD]: Date.now() + ttl * 1000 }
     for (let i = start; i < Math.min(RECORDS, start + WRITE_BATCH); i++) {
       const key = keys?.[i] ?? keyOf(i)
-      pending.push(adapter.write(key, { set: { [FIELD]: makeValue(key, random, i - start) }, del: [], ttl }))
+      pending.push(adapter.write(key, { set: { [FIELD]: makeValue(key, random, i - start) }, del: [], expiresAt }))
     }
     await Promise.all(pending)
   }

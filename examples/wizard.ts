@@ -2,7 +2,8 @@
  * A multi-step form (wizard) with plain server-rendered HTML forms: step 1 stores `name`, step 2
  * `address`, a summary shows both, and "Start over" resets the stash. Each route declares its
  * own stored keys and ttl: the name alone is kept for a short while (an abandoned step 1 soon
- * expires); once the visitor reaches step 2 the record is kept longer.
+ * expires); step 2's route declares the name too, with its longer ttl, so once the visitor
+ * reaches it the name is kept as long as the address.
  *
  *   npm run example:wizard            # http://localhost:3000 (PORT to change)
  */
@@ -26,7 +27,7 @@ export interface WizardOptions {
   secret?: string
   /** Seconds step 1's name is kept when the visitor goes no further. @default 120 */
   nameTtl?: number
-  /** Seconds the record is kept from step 2 on. @default 1800 */
+  /** Seconds the name and the address are kept from step 2 on. @default 1800 */
   wizardTtl?: number
 }
 

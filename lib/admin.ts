@@ -66,9 +66,9 @@ export function createAdmin(store: StoreCalls, codec: Codec, sessionKey: StashOp
       const keys = await store.call(() => ownerKeys(owner))
       const entries: StashEntry[] = []
       for (const key of keys) {
-        const fields = await store.call(() => adapter.readAll(key))
-        if (fields === undefined) continue // expired meanwhile
-        entries.push({ key, data: decodeFields(store, codec, key, fields) })
+        const record = await store.call(() => adapter.readAll(key))
+        if (record === undefined) continue // expired meanwhile
+        entries.push({ key, data: decodeFields(store, codec, key, record.fields) })
       }
       return entries
     },

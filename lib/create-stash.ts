@@ -10,6 +10,7 @@ import { createCodec } from './values/codec.js'
 import { message, optionError } from './errors.js'
 import { resolveOptions, resolveRouteOptions, type ResolvedCookieOptions, type StashOptions } from './options.js'
 import { StashRuntime } from './request/middleware.js'
+import { instancePlan, routePlan } from './request/route-plan.js'
 import { StoreCalls } from './store/store-calls.js'
 import type { StashData, StashHandler, StashMiddleware, StashStats } from './types.js'
 
@@ -34,8 +35,9 @@ export function createStash<Data extends object = StashData>(options: StashOptio
   warnIfInsecureCookie(resolved.cookie)
   const adapter = resolved.adapter ?? memoryAdapter()
   adapter.recovery?.attach(secrets)
+  const plan = instancePlan(resolved)
   const stash = function stash(req, res, next) {
-    runtime.handle(req, res, next, resolved.storedKeys, resolved.ttl)
+    runtime.handle(req, res, next, plan)
   } as StashMiddleware<Data>
   mixInEventEmitter(stash)
   const codec = createCodec(secrets, resolved.version, resolved.encrypt)
@@ -49,10 +51,9 @@ export function createStash<Data extends object = StashData>(options: StashOptio
       value: function route(routeOptions?: unknown): StashHandler {
         const route = resolveRouteOptions(routeOptions)
         for (const key of route.storedKeys) runtime.declaredKeys.add(key)
-        const keys = [...new Set([...resolved.storedKeys, ...route.storedKeys])]
-        const ttl = route.ttl ?? resolved.ttl
+        const plan = routePlan(resolved, route)
         return function stashRoute(req, res, next) {
-          runtime.handle(req, res, next, keys, ttl)
+          runtime.handle(req, res, next, plan)
         }
       },
     },

@@ -6,9 +6,11 @@ export {
   ownerOfKey,
   type CompareAndSetResult,
   type FieldSwap,
+  type LoadedRecord,
   type RecordChange,
   type StashAdapter,
   type StashEviction,
+  type StoredRecord,
 } from './store/adapter.js'
 export { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from './adapters/memory/memory.js'
 export type { HttpPeers, MemoryPeers } from './peers/peer-options.js'
@@ -31,6 +33,7 @@ export type {
   StashData,
   StashDataOf,
   StashEntry,
+  StashExpiry,
   StashLatency,
   StashHandler,
   StashMethods,

@@ -5,32 +5,12 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import { serialize } from 'cookie'
+import { COOKIE_DEFAULTS, resolveCookieOptions, type CookieOptions, type ResolvedCookieOptions } from './cookie/cookie-options.js'
 import type { StashAdapter } from './store/adapter.js'
 import { RESERVED_NAMES, type RouteOptions, type StashData, type StoredKey } from './types.js'
 import { booleanOption, describe, oneOfOption, optionError, optionsObject, secondsOption } from './errors.js'
 
-/** Options of the stash ID cookie. Durations are in seconds. */
-export interface CookieOptions {
-  /** Cookie name. A `__Host-` name forces `secure`, `path: '/'` and no `domain`. @default 'stash' */
-  name?: string
-  /** @default '/' */
-  path?: string
-  /** @default none (host-only cookie) */
-  domain?: string
-  /** @default true */
-  httpOnly?: boolean
-  /** @default 'lax' */
-  sameSite?: 'lax' | 'strict' | 'none'
-  /** `'auto'`: Secure when the request is secure (`req.secure`, honouring Express's `trust proxy`). @default 'auto' */
-  secure?: boolean | 'auto'
-  /** Lifetime in seconds. @default none: a browser-session cookie; the server enforces the ttl */
-  maxAge?: number
-  /** CHIPS partitioned cookie. @default false */
-  partitioned?: boolean
-  /** @default none */
-  priority?: 'low' | 'medium' | 'high'
-}
+export type { CookieOptions, ResolvedCookieOptions }
 
 /** Options of {@link createStash}. Every duration is in seconds. */
 export interface StashOptions<Data extends object = StashData> extends RouteOptions<Data> {
@@ -44,10 +24,19 @@ export interface StashOptions<Data extends object = StashData> extends RouteOpti
   adapter?: StashAdapter
   /** Keys persisted on every route this instance serves. @default [] */
   storedKeys?: readonly StoredKey<Data>[]
-  /** Seconds of inactivity before stored state expires; fractions round up. @default 300 */
+  /**
+   * Seconds of inactivity before the instance's stored keys expire (each route's own keys take
+   * the route's `ttl`); fractions round up. @default 300
+   */
   ttl?: number
-  /** A request that loads the stash slides its expiry. @default true */
+  /** A request that loads the stash slides the expiry of the keys it loads; a route's `touch` wins. @default true */
   touch?: boolean
+  /**
+   * Seconds after its creation when a stash ends, however active it is (the absolute timeout
+   * beside `ttl`'s idle timeout). `rotate()` keeps the creation time; no key and no cookie outlives
+   * it. @default none
+   */
+  maxLifetime?: number
   /** The ID cookie. */
   cookie?: CookieOptions
   /** Re-send the cookie on every response that has a stash ID (useful with `cookie.maxAge`). @default false */
@@ -81,21 +70,8 @@ export const DEFAULTS = Object.freeze({
   onUnavailable: 'error' as const,
   maxBytes: 1024 * 1024,
   encrypt: false,
-  cookie: Object.freeze({ name: 'stash', path: '/', httpOnly: true, sameSite: 'lax' as const, secure: 'auto' as const }),
+  cookie: COOKIE_DEFAULTS,
 })
-
-/** Cookie options after validation and defaults. @internal */
-export interface ResolvedCookieOptions {
-  name: string
-  path: string
-  domain: string | undefined
-  httpOnly: boolean
-  sameSite: 'lax' | 'strict' | 'none'
-  secure: boolean | 'auto'
-  maxAge: number | undefined
-  partitioned: boolean
-  priority: 'low' | 'medium' | 'high' | undefined
-}
 
 /** Options after validation and defaults (adapter and secrets are resolved by createStash). @internal */
 export interface ResolvedOptions {
@@ -111,6 +87,8 @@ export interface ResolvedOptions {
   onUnavailable: 'error' | 'continue'
   maxBytes: number
   encrypt: boolean
+  /** `maxLifetime` in seconds; undefined for none. */
+  maxLifetime: number | undefined
 }
 
 const STASH_OPTIONS = new Set([
@@ -126,14 +104,12 @@ const STASH_OPTIONS = new Set([
   'onUnavailable',
   'maxBytes',
   'encrypt',
+  'maxLifetime',
 ])
-const ROUTE_OPTIONS = new Set(['storedKeys', 'ttl'])
+const ROUTE_OPTIONS = new Set(['storedKeys', 'ttl', 'touch'])
 /** Shortest secret accepted when NODE_ENV is production (HMAC-SHA256 keys guessable below it). */
 const MIN_PRODUCTION_SECRET = 32
-const COOKIE_OPTIONS = new Set(['name', 'path', 'domain', 'httpOnly', 'sameSite', 'secure', 'maxAge', 'partitioned', 'priority'])
-// RFC 6265 cookie-name: an HTTP token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const ADAPTER_METHODS = ['load', 'write', 'compareAndSet', 'touch', 'readAll', 'move', 'delete', 'close'] as const
+const ADAPTER_METHODS = ['load', 'write', 'compareAndSet', 'readAll', 'move', 'delete', 'close'] as const
 
 /** Validates `createStash` options and applies the defaults. Throws `TypeError` naming the option. */
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -152,15 +128,24 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     onUnavailable: oneOfOption(o.onUnavailable, 'onUnavailable', ['error', 'continue'] as const) ?? DEFAULTS.onUnavailable,
     maxBytes: o.maxBytes === undefined ? DEFAULTS.maxBytes : positiveInteger(o.maxBytes, 'maxBytes'),
     encrypt: booleanOption(o.encrypt, 'encrypt', DEFAULTS.encrypt),
+    maxLifetime: o.maxLifetime === undefined ? undefined : secondsOption(o.maxLifetime, 'maxLifetime'),
   }
 }
 
+/** `stash.route()` options after validation; `undefined` where the route takes the instance's. @internal */
+export interface ResolvedRouteOptions {
+  storedKeys: readonly string[]
+  ttl: number | undefined
+  touch: boolean | undefined
+}
+
 /** Validates `stash.route()` options. */
-export function resolveRouteOptions(options: unknown): { storedKeys: readonly string[]; ttl: number | undefined } {
+export function resolveRouteOptions(options: unknown): ResolvedRouteOptions {
   const o = optionsObject(options ?? {}, 'route options', ROUTE_OPTIONS)
   return {
     storedKeys: resolveStoredKeys(o.storedKeys, 'route.storedKeys'),
     ttl: o.ttl === undefined ? undefined : secondsOption(o.ttl, 'route.ttl'),
+    touch: o.touch === undefined ? undefined : booleanOption(o.touch, 'route.touch', true),
   }
 }
 
@@ -228,62 +213,4 @@ function resolveSessionKey(value: unknown): StashOptions['sessionKey'] {
   if (value === undefined || typeof value === 'function') return value as StashOptions['sessionKey']
   if (typeof value !== 'string' || value === '') throw optionError('sessionKey', 'a non-empty string or a function', value)
   return value
-}
-
-/** Validates the `cookie` option and applies the defaults. */
-function resolveCookieOptions(value: unknown): ResolvedCookieOptions {
-  const o = optionsObject(value ?? {}, 'cookie', COOKIE_OPTIONS)
-  const name = o.name ?? DEFAULTS.cookie.name
-  if (typeof name !== 'string' || !TOKEN.test(name)) throw optionError('cookie.name', 'a valid cookie name', name)
-  const secure = o.secure ?? DEFAULTS.cookie.secure
-  if (secure !== 'auto' && typeof secure !== 'boolean') throw optionError('cookie.secure', "true, false or 'auto'", secure)
-  const cookie: ResolvedCookieOptions = {
-    name,
-    path: optionalString(o, 'path') ?? DEFAULTS.cookie.path,
-    domain: optionalString(o, 'domain'),
-    httpOnly: booleanOption(o.httpOnly, 'cookie.httpOnly', DEFAULTS.cookie.httpOnly),
-    sameSite: oneOfOption(o.sameSite, 'cookie.sameSite', ['lax', 'strict', 'none'] as const) ?? DEFAULTS.cookie.sameSite,
-    secure,
-    maxAge: o.maxAge === undefined ? undefined : secondsOption(o.maxAge, 'cookie.maxAge'),
-    partitioned: booleanOption(o.partitioned, 'cookie.partitioned', false),
-    priority: oneOfOption(o.priority, 'cookie.priority', ['low', 'medium', 'high'] as const),
-  }
-  assertBrowsersAccept(cookie)
-  return cookie
-}
-
-/** A string option without spaces or semicolons (`path`, `domain`), or `undefined`. */
-function optionalString(o: Record<string, unknown>, key: string): string | undefined {
-  const v = o[key]
-  if (v !== undefined && (typeof v !== 'string' || v === '' || /[;\s]/.test(v))) {
-    throw optionError(`cookie.${key}`, 'a non-empty string without spaces or semicolons', v)
-  }
-  return v
-}
-
-/** Rejects combinations browsers drop (`SameSite=None` or a prefixed name without `Secure`, ...). */
-function assertBrowsersAccept(cookie: ResolvedCookieOptions): void {
-  const { name } = cookie
-  if (cookie.sameSite === 'none' && cookie.secure === false) {
-    throw optionError(
-      'cookie.secure',
-      "true or 'auto' when cookie.sameSite is 'none' (browsers drop insecure SameSite=None cookies)",
-      false,
-    )
-  }
-  if (name.startsWith('__Host-') || name.startsWith('__Secure-')) {
-    if (cookie.secure === false) throw optionError('cookie.secure', `true or 'auto' for a cookie named ${name}`, false)
-  }
-  if (name.startsWith('__Host-')) {
-    if (cookie.path !== '/') throw optionError('cookie.path', `'/' for a __Host- cookie`, cookie.path)
-    if (cookie.domain !== undefined) throw optionError('cookie.domain', 'absent for a __Host- cookie', cookie.domain)
-  }
-  for (const key of ['path', 'domain'] as const) {
-    // The cookie library's own rules, checked now rather than by the first response's Set-Cookie.
-    try {
-      serialize(name, '', { [key]: cookie[key] })
-    } catch {
-      throw optionError(`cookie.${key}`, `a valid cookie ${key} (printable ASCII, no spaces or semicolons)`, cookie[key])
-    }
-  }
 }

@@ -25,7 +25,8 @@ export interface StashCookie {
    * Seconds this client's stash cookie lives in the browser (remember me), from this response
    * on; `undefined` or `null` returns to the instance's `cookie.maxAge` (none by default: a
    * browser-session cookie). `rotate()` keeps it, `reset()` clears it, and the cookie never
-   * outlives the stash: its `Max-Age` is at most the ttl of the request that sends it.
+   * outlives the stash: its `Max-Age` is at most the longest ttl of the request's stored keys,
+   * and never reaches past `maxLifetime`.
    */
   get maxAge(): number | undefined
   set maxAge(seconds: number | null | undefined)
@@ -39,6 +40,7 @@ export const STASH_METHODS = Object.freeze([
   'update',
   'available',
   'cookie',
+  'expiresAt',
 ] as const satisfies readonly (keyof StashMethods)[])
 
 /**
@@ -64,6 +66,13 @@ export interface StashMethods<Data extends object = StashData> {
    * `rotate()` keeps it, `reset()` clears it, and its `Max-Age` never exceeds the ttl.
    */
   readonly cookie: StashCookie
+  /**
+   * When each stored key of this request that holds a value expires, as the end of the request
+   * leaves it (a key assigned now counts from now; a loaded key slides unless `touch` is off),
+   * capped by `maxLifetime`: `req.stash.expiresAt.cart` for "your cart expires in 5 minutes".
+   * A new frozen object on every read; keys without a value are absent.
+   */
+  readonly expiresAt: StashExpiry<Data>
   /** Persists what changed now, e.g. before streaming a long response. */
   save(): Promise<void>
   /** Deletes all stored state of this stash now, empties it and clears the cookie (LiveStash `reset_stash`); call it on logout. */
@@ -84,6 +93,11 @@ export interface StashMethods<Data extends object = StashData> {
     key: Key,
     fn: (current: Data[Key] | undefined) => Data[Key] | undefined | Promise<Data[Key] | undefined>,
   ): Promise<Data[Key] | undefined>
+}
+
+/** `req.stash.expiresAt`: when each stored key holding a value expires. */
+export type StashExpiry<Data extends object = StashData> = { readonly [Key in keyof Data]?: Date } & {
+  readonly [key: string]: Date | undefined
 }
 
 /** `req.stash`: the data (every key optional) plus the methods. */
@@ -117,8 +131,17 @@ export type StashRequest<Data extends object = StashData, Req extends object = I
 export interface RouteOptions<Data extends object = StashData> {
   /** Extra keys this route persists, on top of the instance's `storedKeys`. @default [] */
   storedKeys?: readonly StoredKey<Data>[]
-  /** Seconds of inactivity before stored state expires, for this route's writes and touch. @default the instance's ttl */
+  /**
+   * Seconds of inactivity before this route's `storedKeys` expire (a route that declares no keys
+   * gives it to the instance's keys). A key declared by several routes takes the ttl of the route
+   * that last loaded or wrote it. @default the instance's ttl
+   */
   ttl?: number
+  /**
+   * Whether loads on this route slide expiries; `false` for polling and health endpoints, which
+   * must not keep a stash alive. Writes always set the expiry of the keys they write. @default the instance's `touch`
+   */
+  touch?: boolean
 }
 
 /** One stash of a user, as `listFor()` returns it. */

@@ -61,7 +61,7 @@ describe('examples/wizard', () => {
     const app = wizard({ nameTtl: 1, wizardTtl: 30 })
     const abandoned = cookiePair(await request(app).post('/step/1').type('form').send({ name: 'Ada' }).expect(303))
     const continued = cookiePair(await request(app).post('/step/1').type('form').send({ name: 'Grace' }).expect(303))
-    // Reaching step 2 slides the record's expiry to the wizard's ttl.
+    // Reaching step 2 gives the name the ttl of step 2's route, which declares it too.
     expect((await request(app).get('/step/2').set('cookie', continued).expect(200)).text).toContain('Grace')
 
     await sleep(1500) // past step 1's ttl of 1 s

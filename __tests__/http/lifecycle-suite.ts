@@ -283,8 +283,12 @@ export function runLifecycleSuite(framework: Framework, makeAdapter: () => Stash
       const first = await client.get('/count').expect(200)
       const record = recordKeyOf(idOf(cookiePair(first)), undefined)
       // A forged value, and an authentic-looking one copied from another key.
-      const count = (await adapter.readAll(record))!.count!
-      await adapter.write(record, { set: { role: '"admin"', count: count.replace('1', '9') }, del: [], ttl: 60 })
+      const count = (await adapter.readAll(record))!.fields.count!
+      await adapter.write(record, {
+        set: { role: '"admin"', count: count.replace('1', '9') },
+        del: [],
+        expiresAt: { role: Date.now() + 60_000, count: Date.now() + 60_000 },
+      })
       await client.get('/').expect(200, { keys: [], json: {} })
       expect(errors.map((e) => e.code)).toEqual(['ERR_STASH_CORRUPT', 'ERR_STASH_CORRUPT'])
       expect(await adapter.readAll(record)).toBeUndefined() // both removed by that request

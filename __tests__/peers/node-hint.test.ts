@@ -10,7 +10,14 @@ import { VerifiedCookies } from '../../lib/cookie/verified-cookies.js'
 /** readId with a fresh memory of verified values: every call verifies. */
 const readId = (header: string, name: string, secrets: string[]) => readIdWith(header, name, secrets, new VerifiedCookies())
 import { NonceCache } from '../../lib/peers/nonce-cache.js'
-import { openReply, openRequest, REPLAY_WINDOW_MS, sealReply, sealRequest } from '../../lib/peers/peer-protocol.js'
+import {
+  openReply,
+  openRequest,
+  REPLAY_WINDOW_MS,
+  sealReply,
+  sealRequest,
+  type MovedRecord,
+} from '../../lib/peers/peer-protocol.js'
 import { derivePeerKeys, nodeHint } from '../../lib/peers/node-hint.js'
 
 const ID = 'A'.repeat(32)
@@ -66,7 +73,12 @@ describe('node hint', () => {
 
 describe('move protocol', () => {
   const other = derivePeerKeys(['not the secret'])
-  const record = { fields: { count: 'mac.1' }, ttlMs: 60_000 }
+  const record = {
+    fields: { count: 'mac.1', name: 'mac.2' },
+    ttlMs: 60_000,
+    fieldTtlMs: { count: 60_000, name: 5_000 },
+    ageMs: 1_500,
+  }
 
   it('round-trips an authenticated request and an encrypted reply', () => {
     const { text, nonce } = sealRequest(keys, HINT, 'record-key')
@@ -76,6 +88,39 @@ describe('move protocol', () => {
     expect(reply).not.toContain('mac.1') // encrypted, not just signed
     expect(openReply(keys, nonce, reply)).toEqual(record)
     expect(openReply(keys, nonce, sealReply(keys, opened!, undefined))).toBeNull()
+  })
+
+  /** The reply `moved` (of any shape, as another version or a faulty peer may send it) as the asking node opens it. */
+  const roundTrip = (moved: object) => {
+    const { text, nonce } = sealRequest(keys, HINT, 'k')
+    return openReply(keys, nonce, sealReply(keys, openRequest(keys, text, HINT, new NonceCache())!, moved as MovedRecord))
+  }
+
+  it("reads an older version's reply (no per-field ttls, no age): every field gets the record's ttl, and age 0", () => {
+    expect(roundTrip({ fields: { count: 'mac.1', name: 'mac.2' }, ttlMs: 60_000 })).toEqual({
+      fields: { count: 'mac.1', name: 'mac.2' },
+      ttlMs: 60_000,
+      fieldTtlMs: { count: 60_000, name: 60_000 },
+      ageMs: 0,
+    })
+  })
+
+  it.each([
+    ['a field ttl of 0', { fieldTtlMs: { count: 0, name: 5_000 } }],
+    ['a negative field ttl', { fieldTtlMs: { count: -1, name: 5_000 } }],
+    ['a field ttl that is not a number', { fieldTtlMs: { count: '60000', name: 5_000 } }],
+    ['a field without its ttl', { fieldTtlMs: { count: 60_000 } }],
+    ['a ttl for no field', { fieldTtlMs: { count: 60_000, name: 5_000, other: 1 } }],
+    ['a ttl under another name', { fieldTtlMs: { count: 60_000, other: 5_000 } }],
+    ['field ttls that are not an object', { fieldTtlMs: [60_000, 5_000] }],
+    ['null field ttls', { fieldTtlMs: null }],
+    ['a negative age', { ageMs: -1 }],
+    ['an age that is not a number', { ageMs: '1500' }],
+    ['a null age', { ageMs: null }],
+    ['no ttl', { ttlMs: undefined }],
+    ['a value that is not a string', { fields: { count: 1, name: 'mac.2' } }],
+  ])('refuses a reply with %s', (_name, change) => {
+    expect(roundTrip({ ...record, ...change })).toBeUndefined()
   })
 
   it('accepts requests of an old secret and answers under the same one', () => {

@@ -1,9 +1,9 @@
 /**
  * When StashSessionStore sessions end, on every adapter: a session whose cookie has expired is
- * never returned, whatever its record's expiry says; touch() rewrites the stored cookie; the
- * record's expiry follows the cookie exactly, shorter ones included; a `ttl` function wins over
- * the cookie; a serializer whose `parse` is async works everywhere and nothing is dropped silently.
- * Real time and short lifetimes, no fake timers.
+ * never returned, whatever its record's expiry says; touch() rewrites the stored cookie; both
+ * fields of the record expire with the cookie to the millisecond, shorter ones included; a `ttl`
+ * function wins over the cookie; a serializer whose `parse` is async works everywhere and nothing
+ * is dropped silently. Real time and short lifetimes, no fake timers.
  * @module
  */
 import type { SessionData } from 'express-session'
@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { StashAdapter } from '../../lib/index.js'
 import { StashSessionStore } from '../../lib/session-store/session-store.js'
 import { sessionRecordKey } from '../../lib/session-store/keys.js'
-import { inSeconds, sleepUntil, type SessionStoreTarget } from './helpers.js'
+import { inSeconds, rawWrite, sleepUntil, type SessionStoreTarget } from './helpers.js'
 
 const session = (fields: Record<string, unknown>) => fields as unknown as SessionData
 const byId = <T extends { id: string }>(list: T[]) => list.sort((a, b) => (a.id > b.id ? 1 : -1))
@@ -31,11 +31,12 @@ export function runSessionExpiry(name: string, target: SessionStoreTarget): void
 
     test('get, all, ids and length never return a session whose cookie has expired, though its record outlives it', async () => {
       await store.set('live', session({ cookie: { expires: inSeconds(60) } }))
-      await store.set('stale', session({ cookie: { expires: inSeconds(0.3) } })) // its record: a whole second
+      // A `ttl` function that outlives the cookie: the record stays for an hour ...
+      await new StashSessionStore({ adapter, ttl: () => 3600 }).set('stale', session({ cookie: { expires: inSeconds(0.3) } }))
       const written = Date.now()
-      // A record whose own expiry is an hour away, holding a session whose cookie has expired.
+      // ... and a record another writer left for an hour, holding a session whose cookie has expired.
       const old = JSON.stringify({ cookie: { expires: inSeconds(-5) }, user: 'old' })
-      await adapter.write(sessionRecordKey('old'), { set: { id: 'old', session: old }, del: [], ttl: 3600 })
+      await adapter.write(sessionRecordKey('old'), rawWrite({ id: 'old', session: old }, 3600))
       await sleepUntil(written + 400)
 
       expect(await record('stale')).toBeDefined() // the record is still there ...
@@ -46,6 +47,31 @@ export function runSessionExpiry(name: string, target: SessionStoreTarget): void
       expect(await store.ids()).toEqual(['live'])
       expect(await store.length()).toBe(1)
       expect((await store.all()).map((s) => s.id)).toEqual(['live'])
+    })
+
+    test('both fields of the record expire when the session ends, to the millisecond: set() and touch()', async () => {
+      const expiries = async (sid: string) => (await adapter.load(sessionRecordKey(sid), ['id', 'session']))?.expiresAt
+      const first = new Date(Date.now() + 60_000 + 123)
+      await store.set('exact', session({ cookie: { expires: first.toISOString() } }))
+      expect(await expiries('exact')).toEqual([first.getTime(), first.getTime()])
+      const earlier = new Date(Date.now() + 30_000 + 457)
+      await store.touch('exact', session({ cookie: { expires: earlier.toISOString() } }))
+      expect(await expiries('exact')).toEqual([earlier.getTime(), earlier.getTime()])
+
+      // Without a cookie expiry: `ttl` seconds from now; a `ttl` function: its seconds from now.
+      const before = Date.now()
+      await new StashSessionStore({ adapter, ttl: 90 }).set('browser', session({ cookie: { expires: null } }))
+      await new StashSessionStore({ adapter, ttl: () => 1.5 }).set('fn', session({ cookie: { expires: first } }))
+      const after = Date.now()
+      for (const [sid, ms] of [
+        ['browser', 90_000],
+        ['fn', 1500],
+      ] as const) {
+        const [id, stored] = (await expiries(sid))!
+        expect(id).toBe(stored)
+        expect(stored).toBeGreaterThanOrEqual(before + ms)
+        expect(stored).toBeLessThanOrEqual(after + ms)
+      }
     })
 
     test('touch() rewrites the stored cookie (and its expires) and keeps the stored data', async () => {
@@ -59,7 +85,7 @@ export function runSessionExpiry(name: string, target: SessionStoreTarget): void
       await store.touch('never-stored', session({ cookie: { expires: inSeconds(60) } }))
       expect(await record('never-stored')).toBeUndefined()
       const ended = JSON.stringify({ cookie: { expires: inSeconds(-1) } })
-      await adapter.write(sessionRecordKey('ended'), { set: { id: 'ended', session: ended }, del: [], ttl: 60 })
+      await adapter.write(sessionRecordKey('ended'), rawWrite({ id: 'ended', session: ended }, 60))
       await store.touch('ended', session({ cookie: { expires: inSeconds(60) } }))
       expect(await store.get('ended')).toBeNull()
     })
@@ -133,7 +159,7 @@ export function runSessionExpiry(name: string, target: SessionStoreTarget): void
       const stored = session({ cookie: { expires: inSeconds(60) }, user: 'ann' })
       await asyncStore.set('async', stored)
       expect(await asyncStore.get('async')).toEqual(stored)
-      await adapter.write(sessionRecordKey('rejected'), { set: { id: 'rejected', session: 'reject' }, del: [], ttl: 60 })
+      await adapter.write(sessionRecordKey('rejected'), rawWrite({ id: 'rejected', session: 'reject' }, 60))
 
       expect(await asyncStore.all()).toEqual([{ ...stored, id: 'async' }])
       expect(errors).toEqual([expect.objectContaining({ code: 'ERR_STASH_CORRUPT', cause: new Error('cannot parse') })])
@@ -147,8 +173,8 @@ export function runSessionExpiry(name: string, target: SessionStoreTarget): void
       store.on('error', (err) => errors.push(err))
       try {
         await store.set('whole', session({ cookie: { expires: inSeconds(60) } }))
-        await adapter.write(sessionRecordKey('no-session'), { set: { id: 'no-session' }, del: [], ttl: 60 })
-        await adapter.write(sessionRecordKey('no-id'), { set: { session: '{}' }, del: [], ttl: 60 })
+        await adapter.write(sessionRecordKey('no-session'), rawWrite({ id: 'no-session' }, 60))
+        await adapter.write(sessionRecordKey('no-id'), rawWrite({ session: '{}' }, 60))
         expect(byId(await store.all()).map((s) => s.id)).toEqual(['whole'])
         expect(errors).toHaveLength(2)
         expect(errors).toEqual(

@@ -4,7 +4,7 @@
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { StashAdapter } from '../../lib/index.js'
+import type { RecordChange, StashAdapter } from '../../lib/index.js'
 
 /** What one run of a suite needs. */
 export interface SessionStoreTarget {
@@ -20,6 +20,12 @@ export interface SessionStoreTarget {
 
 /** An ISO date `seconds` from now, as a stored cookie holds its `expires`. */
 export const inSeconds = (seconds: number): string => new Date(Date.now() + seconds * 1000).toISOString()
+
+/** A raw adapter write of `set` (what another writer may leave in a session record), every field for `seconds`. */
+export function rawWrite(set: Record<string, string>, seconds: number): RecordChange {
+  const at = Date.now() + seconds * 1000
+  return { set, del: [], expiresAt: Object.fromEntries(Object.keys(set).map((field) => [field, at])) }
+}
 
 /** Sleeps until `Date.now()` reaches `deadline`. */
 export async function sleepUntil(deadline: number): Promise<void> {

@@ -86,7 +86,7 @@ export function runSessionHttp(name: string, target: SessionStoreTarget): void {
       const setAt = Date.now()
       await request(counter).get('/count').set('Cookie', cookie).expect(200, '2')
       await sleepUntil(setAt + 400)
-      expect(await store.all()).toEqual([]) // its record may live on (whole seconds): its session has ended
+      expect(await store.all()).toEqual([]) // its record ended with its cookie, and so has its session
       expect(await store.length()).toBe(0)
       const next = await request(counter).get('/count').set('Cookie', cookie).expect(200, '1')
       expect(sid(next)).not.toBe(sid(first))

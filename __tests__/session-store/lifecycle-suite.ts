@@ -9,7 +9,7 @@ import { Cookie } from 'express-session'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { StashAdapter } from '../../lib/index.js'
 import { StashSessionStore } from '../../lib/session-store/session-store.js'
-import { inSeconds, waitFor, type SessionStoreTarget } from './helpers.js'
+import { inSeconds, rawWrite, waitFor, type SessionStoreTarget } from './helpers.js'
 
 /** What one run of the suite needs. */
 export type LifecycleTarget = SessionStoreTarget
@@ -126,11 +126,11 @@ export function runSessionLifecycle(name: string, target: LifecycleTarget): void
         await store.set('fine', { foo: 'baz' } as never)
         // What another writer (or a broken serializer) left in the record's session field.
         const { sessionRecordKey } = await import('../../lib/session-store/keys.js')
-        await adapter.write(sessionRecordKey('corrupt'), { set: { session: '{"foo":' }, del: [], ttl: 60 })
+        await adapter.write(sessionRecordKey('corrupt'), rawWrite({ session: '{"foo":' }, 60))
         expect(await store.all()).toEqual([{ id: 'fine', foo: 'baz' }])
         expect(errors).toHaveLength(1)
         expect(errors[0]).toMatchObject({ code: 'ERR_STASH_CORRUPT', message: expect.stringMatching(/^express-stash: /) })
-        await adapter.write(sessionRecordKey('corrupt'), { set: { id: 'corrupt', session: '[1]' }, del: [], ttl: 60 })
+        await adapter.write(sessionRecordKey('corrupt'), rawWrite({ id: 'corrupt', session: '[1]' }, 60))
         expect(await store.get('corrupt')).toBeNull()
         expect(errors).toHaveLength(2)
         expect(await adapter.readAll(sessionRecordKey('corrupt'))).toBeUndefined()

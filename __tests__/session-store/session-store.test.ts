@@ -10,7 +10,7 @@ import { failingAdapter } from '../support/adapters.js'
 import { useRedis } from '../support/redis-client.js'
 import { startRedis } from '../support/redis-server.js'
 import { runSessionExpiry } from './expiry-suite.js'
-import type { SessionStoreTarget } from './helpers.js'
+import { rawWrite, type SessionStoreTarget } from './helpers.js'
 import { runSessionHttp } from './http-suite.js'
 import { runSessionLifecycle } from './lifecycle-suite.js'
 
@@ -81,10 +81,10 @@ describe('StashSessionStore', () => {
   test('adapter errors reach the callback (and reject the promise) for every method', async () => {
     const inner = memoryAdapter()
     const adapter = failingAdapter(inner, () => new StashUnavailableError('store down'))
-    for (const method of ['load', 'write', 'touch', 'delete'] as const) adapter.failing.add(method)
+    for (const method of ['load', 'write', 'compareAndSet', 'delete'] as const) adapter.failing.add(method)
     Object.assign(adapter, { keys: () => inner.keys() })
     const store = new StashSessionStore({ adapter })
-    await inner.write(sessionRecordKey('x'), { set: { id: 'x', session: '{}' }, del: [], ttl: 60 })
+    await inner.write(sessionRecordKey('x'), rawWrite({ id: 'x', session: '{}' }, 60))
     const sess = { cookie: { expires: null } } as never
     const calls: [string, (cb: (err: unknown) => void) => Promise<unknown>][] = [
       ['get', (cb) => store.get('x', cb)],

@@ -7,7 +7,7 @@ export interface AdapterCall {
 }
 
 type Method = Exclude<keyof StashAdapter, 'kind'>
-const METHODS: Method[] = ['load', 'write', 'compareAndSet', 'touch', 'readAll', 'move', 'delete', 'close']
+const METHODS: Method[] = ['load', 'write', 'compareAndSet', 'readAll', 'move', 'delete', 'close']
 
 /** Wraps an adapter and records every call, to prove how many store calls a request costs. */
 export function countingAdapter(inner: StashAdapter): StashAdapter & { calls: AdapterCall[]; reset(): void } {

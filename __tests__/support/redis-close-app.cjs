@@ -63,7 +63,7 @@ server.listen(0, '127.0.0.1', async () => {
   if (process.env.CONNECTED === '1') await stash.ready({ timeout: 10_000 }) // a loaded machine connects slowly
   const statuses = [await request(port), await request(port)]
   // A record for the call in flight at close() to read in one round trip (when Redis answers).
-  await adapter.write(RECORD, { set: { n: '1' }, del: [], ttl: 60 }).catch(() => {})
+  await adapter.write(RECORD, { set: { n: '1' }, del: [], expiresAt: { n: Date.now() + 60_000 } }).catch(() => {})
   let closing = false
   process.on('SIGUSR2', async () => {
     if (closing) return

@@ -7,12 +7,19 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEq
 import type { NonceCache } from './nonce-cache.js'
 import type { PeerKeys } from './node-hint.js'
 
-/** A record in transit between nodes: its fields, and the milliseconds it has left to live. */
+/**
+ * A record in transit between nodes: its fields and, relative to the moment it left (the nodes'
+ * clocks differ), the milliseconds each field has left to live and the record's age.
+ */
 export interface MovedRecord {
   /** The record's fields and values. */
   readonly fields: Readonly<Record<string, string>>
-  /** Milliseconds it has left to live. */
+  /** Milliseconds the record has left to live (its longest-lived field's): all an older version sends and reads. */
   readonly ttlMs: number
+  /** Milliseconds each field has left to live, one per field (from an older version: `ttlMs` for each). */
+  readonly fieldTtlMs: Readonly<Record<string, number>>
+  /** Milliseconds since the record was created (from an older version: 0, the receiver's now). */
+  readonly ageMs: number
 }
 
 /** How far a request's timestamp may be from the receiver's clock (skew between hosts included). */
@@ -113,12 +120,28 @@ function requestMac(key: Buffer, payload: string): Buffer {
   return createHmac('sha256', key).update(REQUEST_LABEL).update(payload).digest()
 }
 
+/**
+ * The moved record of a decrypted reply, `null` for "not here", `undefined` when malformed. A
+ * reply of an older version (no `fieldTtlMs`, no `ageMs`) gives every field `ttlMs` and age 0.
+ */
 function movedRecordOf(reply: unknown): MovedRecord | null | undefined {
   if (typeof reply !== 'object' || reply === null) return undefined
-  const { found, fields, ttlMs } = reply as { found?: unknown; fields?: unknown; ttlMs?: unknown }
+  const { found, fields, ttlMs, fieldTtlMs, ageMs = 0 } = reply as Record<string, unknown>
   if (found === false) return null
-  if (typeof ttlMs !== 'number' || !(ttlMs > 0) || typeof fields !== 'object' || fields === null) return undefined
+  if (!isMs(ttlMs) || ttlMs === 0 || !isMs(ageMs) || typeof fields !== 'object' || fields === null) return undefined
   const entries = Object.entries(fields)
-  if (!entries.every(([, value]) => typeof value === 'string')) return undefined
-  return { fields: Object.fromEntries(entries), ttlMs }
+  const ttls = (fieldTtlMs === undefined ? Object.fromEntries(entries.map(([field]) => [field, ttlMs])) : fieldTtlMs) as Record<
+    string,
+    unknown
+  >
+  if (typeof ttls !== 'object' || ttls === null || Object.keys(ttls).length !== entries.length) return undefined
+  const valid = ([field, value]: [string, unknown]) =>
+    typeof value === 'string' && Object.hasOwn(ttls, field) && isMs(ttls[field]) && ttls[field] > 0
+  if (!entries.every(valid)) return undefined
+  return { fields: Object.fromEntries(entries), ttlMs, fieldTtlMs: { ...ttls } as Record<string, number>, ageMs }
+}
+
+/** Whether `value` is a finite, non-negative number of milliseconds. */
+function isMs(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0
 }

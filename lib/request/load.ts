@@ -1,12 +1,13 @@
 /**
- * Loading a request's stash: the stored keys of the record its cookie names, in one round trip
- * (sliding the expiry with `touch`), recovered from a peer on a miss when the adapter can, and
+ * Loading a request's stash: the stored keys of the record its cookie names and their expiries,
+ * in one round trip, recovered from a peer on a miss when the adapter can, and
  * decoded into `req.stash`. A route that adds keys loads only those.
  * @module
  */
 import { StashError } from '../errors.js'
 import { log, recordLabel } from '../log.js'
-import type { StashAdapter } from '../store/adapter.js'
+import type { LoadedRecord, StashAdapter } from '../store/adapter.js'
+import type { RoutePlan } from './route-plan.js'
 import { corruptError, type StashState } from './stash-state.js'
 
 // Marks a stored field that failed to decode: it differs from every JSON text, so the next
@@ -14,16 +15,17 @@ import { corruptError, type StashState } from './stash-state.js'
 const CORRUPT = '\u0000corrupt'
 
 /**
- * Loads `keys` (and slides the expiry when `touch` is on) in one round trip. An ID whose
- * record does not exist is dropped: the request continues with a fresh stash.
+ * Loads `keys` in one round trip, which changes nothing in the store: the end of the request
+ * slides what is due (key-expiries.ts). An ID whose record does not exist, or whose
+ * stash outlived `maxLifetime`, is dropped: the request continues with a fresh stash.
  */
-export async function loadStash(state: StashState, keys: readonly string[], ttl: number): Promise<void> {
-  const { adapter, options, store } = state.context
+export async function loadStash(state: StashState, keys: readonly string[]): Promise<void> {
+  const { adapter, store } = state.context
   const record = state.record
   if (record === undefined || keys.length === 0) return
-  let values: (string | undefined)[] | undefined
+  let loaded: LoadedRecord | undefined
   try {
-    values = await store.call(() => loadOrRecover(adapter, record, keys, options.touch ? ttl : undefined, state.cookie.hint))
+    loaded = await store.call(() => loadOrRecover(adapter, record, keys, state.cookie.hint))
   } catch (err) {
     // The whole record was garbage (the store already removed it): report it, start fresh.
     if (!(err instanceof StashError) || err.code !== 'ERR_STASH_CORRUPT') throw err
@@ -31,7 +33,12 @@ export async function loadStash(state: StashState, keys: readonly string[], ttl:
     return state.forgetAll()
   }
   store.stats.loads++
-  if (values === undefined) {
+  if (loaded !== undefined && state.expiry.outlived(loaded.createdAt, Date.now())) {
+    log('load %s: older than maxLifetime; deleted', recordLabel(record))
+    await store.call(() => adapter.delete(record), 'write')
+    loaded = undefined
+  }
+  if (loaded === undefined) {
     if (log.enabled) log('load %s: no such record (expired or revoked); the stash starts empty', recordLabel(record))
     store.expired(record)
     state.cookie.drop() // a cookie whose stash is gone is cleared: it would only cost every later request a miss
@@ -39,28 +46,22 @@ export async function loadStash(state: StashState, keys: readonly string[], ttl:
   }
   store.stats.hits++
   state.persisted = true
-  state.slid ||= options.touch
+  state.expiry.createdAt ??= loaded.createdAt
   state.keepAlive()
-  if (!restore(state, record, keys, values)) {
+  if (!restore(state, record, keys, loaded)) {
     log('load %s: written under another version; deleted', recordLabel(record))
     await store.call(() => adapter.delete(record))
     state.forgetAll()
   }
 }
 
-/** Adds a route's keys: loads those not loaded yet, and applies the route's ttl. */
-export async function extendStash(state: StashState, keys: readonly string[], ttl: number): Promise<void> {
-  const fresh = keys.filter((key) => !state.keys.includes(key))
-  if (fresh.length > 0) state.keys = [...state.keys, ...fresh]
-  const longer = ttl > state.ttl
-  state.ttl = ttl
-  if (!state.available) return
-  if (fresh.length > 0) return loadStash(state, fresh, ttl)
-  const record = state.record
-  const { adapter, options, store } = state.context
-  if (longer && record !== undefined && options.touch) {
-    await store.call(() => adapter.touch(record, ttl))
-  }
+/** Adds a route's keys and ttls: loads the keys not loaded yet; its `touch` and ttls apply from now on. */
+export async function extendStash(state: StashState, plan: RoutePlan): Promise<void> {
+  state.expiry.apply(plan)
+  const fresh = plan.keys.filter((key) => !state.keys.includes(key))
+  if (fresh.length === 0) return
+  state.keys = [...state.keys, ...fresh]
+  if (state.available) await loadStash(state, fresh)
 }
 
 /**
@@ -68,7 +69,7 @@ export async function extendStash(state: StashState, keys: readonly string[], tt
  * its value) and the snapshot. A corrupt value is reported and marked for removal. Returns false
  * at the first value written under another version: the record must be deleted.
  */
-function restore(state: StashState, record: string, keys: readonly string[], values: (string | undefined)[]): boolean {
+function restore(state: StashState, record: string, keys: readonly string[], { values, expiresAt }: LoadedRecord): boolean {
   const { codec, store } = state.context
   const data = state.values
   for (let i = 0; i < keys.length; i++) {
@@ -77,6 +78,7 @@ function restore(state: StashState, record: string, keys: readonly string[], val
     if (stored === undefined) continue
     store.stats.bytesRead += Buffer.byteLength(key) + Buffer.byteLength(stored)
     state.stored.set(key, stored)
+    state.expiry.stored.set(key, expiresAt[i]!)
     const decoded = codec.decode(record, key, stored)
     if (decoded.kind === 'other-version') return false
     if (decoded.kind === 'corrupt') {
@@ -98,14 +100,13 @@ function loadOrRecover(
   adapter: StashAdapter,
   key: string,
   fields: readonly string[],
-  ttl: number | undefined,
   hint: string | undefined,
-): Promise<(string | undefined)[] | undefined> {
-  const loading = adapter.load(key, fields, ttl)
+): Promise<LoadedRecord | undefined> {
+  const loading = adapter.load(key, fields)
   const recovery = adapter.recovery
   if (recovery === undefined) return loading // no extra promise on the common path
   return loading.then(async (values) => {
     if (values !== undefined) return values
-    return (await recovery.recover(key, hint)) ? adapter.load(key, fields, ttl) : undefined
+    return (await recovery.recover(key, hint)) ? adapter.load(key, fields) : undefined
   })
 }

@@ -15,6 +15,7 @@ import { KeepAlive } from './keep-alive.js'
 import type { ResolvedOptions } from '../options.js'
 import { RequestState, requestStateOf } from './request-state.js'
 import { hookEnd } from './response-hooks.js'
+import type { RoutePlan } from './route-plan.js'
 import { requestOwner } from './session-binding.js'
 import type { StashContext } from './stash-context.js'
 import type { StashAdapter } from '../store/adapter.js'
@@ -46,30 +47,30 @@ export class StashRuntime implements StashContext {
     this.declaredKeys = new Set(options.storedKeys)
   }
 
-  /** Attaches (or extends) `req.stash` with `keys`, then calls `next`. */
-  handle(req: IncomingMessage, res: ServerResponse, next: NextFunction, keys: readonly string[], ttl: number): void {
+  /** Attaches (or extends) `req.stash` as the mount point's `plan` says, then calls `next`. */
+  handle(req: IncomingMessage, res: ServerResponse, next: NextFunction, plan: RoutePlan): void {
     const existing = (req as { stash?: unknown }).stash
-    if (existing !== undefined) return this.extend(existing, next, keys, ttl)
+    if (existing !== undefined) return this.extend(existing, next, plan)
     let owner: string | undefined
     try {
       owner = requestOwner(req, this.options.sessionKey)
     } catch (err) {
       return next(err)
     }
-    const state = new RequestState(this, req, res, next, owner, keys, ttl)
+    const state = new RequestState(this, req, res, next, owner, plan)
     ;(req as { stash?: unknown }).stash = state.data
     hookEnd(res, state)
     const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets, this.verifiedCookies)
     if (cookie === undefined) return proceed(state, next)
     state.adopt(cookie)
-    state.load(keys, ttl).then(
+    state.load(plan.keys).then(
       () => proceed(state, next),
       (err: unknown) => this.loadFailed(state, err, next),
     )
   }
 
   /** A route middleware on a request that has a stash already: loads the route's keys not loaded yet. */
-  private extend(existing: unknown, next: NextFunction, keys: readonly string[], ttl: number): void {
+  private extend(existing: unknown, next: NextFunction, plan: RoutePlan): void {
     const state = requestStateOf(existing)
     if (state?.context !== this) {
       return next(
@@ -80,7 +81,7 @@ export class StashRuntime implements StashContext {
         ),
       )
     }
-    state.extend(keys, ttl).then(
+    state.extend(plan).then(
       () => proceed(state, next),
       (err: unknown) => this.loadFailed(state, err, next),
     )

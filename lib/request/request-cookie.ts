@@ -16,9 +16,9 @@ const MAX_AGE_LIMIT = 9_999_999_999
 export interface CookieContext {
   /** The record is known to exist (loaded, or written by this request). */
   readonly persisted: boolean
-  /** This request pushed the record's expiry out (a load with touch, or a write). */
+  /** This request moves the expiry of the record's keys (a write, a slide). */
   readonly slid: boolean
-  /** The ttl that applies to this request. */
+  /** Seconds the stash may live after this request: the longest ttl of its keys, within `maxLifetime`. */
   readonly ttl: number
 }
 
@@ -125,8 +125,8 @@ export class RequestCookie {
   }
 
   /**
-   * A configured lifetime longer than the ttl is cut to the ttl, so the cookie never outlives
-   * the stash; such a cookie is sent again whenever the stash's expiry slides, so an active
+   * A configured lifetime longer than the stash's (the longest ttl of the request's keys, within
+   * `maxLifetime`) is cut to it, so the cookie never outlives the stash; such a cookie is sent again whenever the stash's expiry slides, so an active
    * client keeps it as long as the stash lives.
    */
   private capped(ttl: number): boolean {

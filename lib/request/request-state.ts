@@ -6,10 +6,12 @@
  * @module
  */
 import { appendSetCookie } from '../cookie/signed-id.js'
-import { collectChanges, collectChangesOrNone, commitChanges, mustConfirmRecord } from './commit.js'
+import { storedJson } from './json-check.js'
+import { collectChanges, collectChangesOrNone, commitChanges, mustConfirmRecord, slidesOf } from './commit.js'
 import { extendStash, loadStash } from './load.js'
 import type { EndHooks } from './response-hooks.js'
 import { resetStash, rotateStash } from './rotate.js'
+import type { RoutePlan } from './route-plan.js'
 import { StashState, type Changes } from './stash-state.js'
 import { backendOf, StashObject, type StashBackend } from './stash-object.js'
 import { updateKey } from './update.js'
@@ -23,16 +25,16 @@ export class RequestState extends StashState implements EndHooks, StashBackend {
   readonly data = new StashObject(this)
 
   /**
-   * Loads `keys` (and slides the expiry when `touch` is on) in one round trip. An ID whose
-   * record does not exist is dropped: the request continues with a fresh stash.
+   * Loads `keys` and their expiries in one round trip. An ID whose record does not exist is
+   * dropped: the request continues with a fresh stash.
    */
-  load(keys: readonly string[], ttl: number): Promise<void> {
-    return loadStash(this, keys, ttl)
+  load(keys: readonly string[]): Promise<void> {
+    return loadStash(this, keys)
   }
 
-  /** Adds a route's keys: loads those not loaded yet, and applies the route's ttl. */
-  extend(keys: readonly string[], ttl: number): Promise<void> {
-    return extendStash(this, keys, ttl)
+  /** Adds a route's keys, ttls and `touch`: loads the keys not loaded yet. */
+  extend(plan: RoutePlan): Promise<void> {
+    return extendStash(this, plan)
   }
 
   /**
@@ -42,7 +44,7 @@ export class RequestState extends StashState implements EndHooks, StashBackend {
    * `reset()` and a change of `req.stash.cookie.maxAge` add it.
    */
   watchHeadersIfCookieMayChange(): void {
-    if (!this.persisted || this.cookie.mayResend(this.ttl)) this.watchHeaders()
+    if (!this.persisted || this.cookie.mayResend(this.expiry.longestLife(Date.now()))) this.watchHeaders()
   }
 
   /** The `res.end` hook: `undefined` when nothing is left to do, else the pending commit. */
@@ -57,7 +59,7 @@ export class RequestState extends StashState implements EndHooks, StashBackend {
     } catch (err) {
       return Promise.reject(err)
     }
-    if (changes === undefined && !mustConfirmRecord(this)) return undefined
+    if (changes === undefined && !mustConfirmRecord(this) && slidesOf(this, Date.now()) === undefined) return undefined
     return this.enqueue(() => commitChanges(this, changes))
   }
 
@@ -76,7 +78,9 @@ export class RequestState extends StashState implements EndHooks, StashBackend {
       ) {
         if (collectChangesOrNone(this)?.set.size) this.issue()
       }
-      const line = this.cookie.setCookie(this.req, { persisted: this.persisted, slid: this.slid, ttl: this.ttl })
+      const now = Date.now()
+      const slid = this.slid || slidesOf(this, now) !== undefined // slides due are done by the end of the request
+      const line = this.cookie.setCookie(this.req, { persisted: this.persisted, slid, ttl: this.expiry.longestLife(now) })
       if (line !== undefined) appendSetCookie(this.res, line, writeHeadHeaders)
     } catch (err) {
       // Inside the application's writeHead: a throw here would reach whatever sent the headers.
@@ -99,6 +103,30 @@ export class RequestState extends StashState implements EndHooks, StashBackend {
   setCookieMaxAge(seconds: unknown): void {
     this.cookie.setMaxAge(seconds)
     if (this.cookie.changed) this.watchHeaders()
+  }
+
+  /**
+   * `req.stash.expiresAt`: when each stored key holding a value expires as the end of the
+   * request leaves it: a key this request sets (or could not store as loaded) from now on, a
+   * loaded key where its slide puts it, else where the store has it.
+   */
+  expiries(): Record<string, Date> {
+    const now = Date.now()
+    const { expiry, values } = this
+    const expiries: Record<string, Date> = {}
+    for (const key of this.keys) {
+      let json: string | undefined
+      try {
+        json = storedJson(key, values[key])
+      } catch {
+        continue // cannot be stored: the commit reports it
+      }
+      if (json === undefined) continue
+      const stored = expiry.stored.get(key)
+      const kept = stored !== undefined && json === this.snapshot.get(key) && !expiry.slideDue(key, now)
+      expiries[key] = new Date(kept ? stored : expiry.planned(key, now))
+    }
+    return Object.freeze(expiries)
   }
 
   /** `req.stash.save()`: persist what changed now. */

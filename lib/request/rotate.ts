@@ -5,14 +5,15 @@
  * @module
  */
 import { log, recordLabel } from '../log.js'
-import { ownerOfKey } from '../store/adapter.js'
+import { ownerOfKey, type StoredRecord } from '../store/adapter.js'
 import { newStashId, recordKeyOf, recordKeyOfHash } from '../values/ids.js'
 import { requestOwner } from './session-binding.js'
 import { corruptError, type StashState } from './stash-state.js'
 
 /**
  * `req.stash.rotate()`: when the client presented an ID whose record exists, moves the whole
- * record (every key, loaded or not) to a new ID bound to the request's session value now, and
+ * record (every key, loaded or not, each with its expiry, and the record's creation time, so that
+ * rotating never extends `maxLifetime`) to a new ID bound to the request's session value now, and
  * deletes the old one; the response carries the new cookie. A stash is carried from anonymous
  * to bound (the login) and within one binding, never from one user to another: another user's
  * stash is deleted instead. Without a record there is nothing an attacker could have planted:
@@ -26,7 +27,7 @@ export async function rotateStash(state: StashState): Promise<void> {
   state.owner = owner
   state.bound = true
   if (found === undefined) return state.abandon()
-  const [from, all] = found
+  const [from, stored] = found
   const previous = ownerOfKey(from)
   if (previous !== undefined && previous !== owner) {
     await store.call(() => adapter.delete(from), 'write')
@@ -37,12 +38,19 @@ export async function rotateStash(state: StashState): Promise<void> {
   }
   const id = newStashId()
   const to = recordKeyOf(id, owner)
-  const fields = reencode(state, from, to, all)
-  if ((await store.call(() => adapter.move(from, to, fields, state.ttl), 'write')) === 'gone') {
+  const fields = reencode(state, from, to, stored.fields)
+  const expiresAt: Record<string, number> = {}
+  for (const field of Object.keys(fields)) expiresAt[field] = stored.expiresAt[field]!
+  // The creation time moves with the data: rotating never extends `maxLifetime`.
+  const moved: StoredRecord = { fields, expiresAt, createdAt: stored.createdAt }
+  if ((await store.call(() => adapter.move(from, to, moved), 'write')) === 'gone') {
     return state.abandon() // deleted since it was read (a logout elsewhere): nothing of it may come back
   }
   log('rotate %s -> %s', recordLabel(from), recordLabel(to))
   state.stored = new Map(Object.entries(fields))
+  state.expiry.forget()
+  state.expiry.record(expiresAt)
+  state.expiry.createdAt = stored.createdAt ?? Date.now()
   state.record = to
   state.persisted = true
   state.slid = true
@@ -69,13 +77,13 @@ export async function resetStash(state: StashState): Promise<void> {
  * bound to a session value) the anonymous record of the ID the client presented, which a
  * request that brought the value with it could not load.
  */
-async function findRecordToRotate(state: StashState): Promise<[string, Record<string, string>] | undefined> {
+async function findRecordToRotate(state: StashState): Promise<[string, StoredRecord] | undefined> {
   const { adapter, store } = state.context
   const anonymous = state.presented === undefined ? undefined : recordKeyOfHash(state.presented, undefined)
   for (const key of new Set([state.record, anonymous])) {
     if (key === undefined) continue
-    const all = await store.call(() => adapter.readAll(key))
-    if (all !== undefined) return [key, all]
+    const stored = await store.call(() => adapter.readAll(key))
+    if (stored !== undefined) return [key, stored]
   }
   return undefined
 }

@@ -2,7 +2,7 @@
  * The object behind `req.stash`: data in own properties, the methods on its prototype.
  * @module
  */
-import { STASH_METHODS, type StashCookie } from '../types.js'
+import { STASH_METHODS, type StashCookie, type StashExpiry } from '../types.js'
 
 /** What `req.stash` asks of the request state behind it. */
 export interface StashBackend {
@@ -12,6 +12,8 @@ export interface StashBackend {
   readonly cookie: { readonly maxAge: number | undefined }
   /** `req.stash.cookie.maxAge = seconds`. */
   setCookieMaxAge(seconds: unknown): void
+  /** `req.stash.expiresAt`. */
+  expiries(): Record<string, Date>
   /** `req.stash.save()`. */
   save(): Promise<void>
   /** `req.stash.reset()`. */
@@ -55,6 +57,11 @@ export class StashObject {
       set: (seconds: unknown) => state.setCookieMaxAge(seconds),
     })
     return this.#cookie
+  }
+
+  /** When each stored key holding a value expires, as the end of this request leaves it (a frozen object of dates). */
+  get expiresAt(): StashExpiry {
+    return this.#state.expiries()
   }
 
   /** Persists what changed now (e.g. before streaming a long response). */

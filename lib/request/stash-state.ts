@@ -12,9 +12,11 @@ import type { VerifiedId } from '../cookie/verified-cookies.js'
 import { newStashId, recordKeyOf, recordKeyOfHash } from '../values/ids.js'
 import { storedJson } from './json-check.js'
 import type { KeptAlive } from './keep-alive.js'
+import { KeyExpiries } from './key-expiries.js'
 import { log, recordLabel } from '../log.js'
 import { RequestCookie } from './request-cookie.js'
 import { hookHeaders, type HeaderHooks } from './response-hooks.js'
+import type { RoutePlan } from './route-plan.js'
 import { requestOwner } from './session-binding.js'
 import type { StashContext } from './stash-context.js'
 import type { StashObject } from './stash-object.js'
@@ -47,8 +49,10 @@ export abstract class StashState implements HeaderHooks, KeptAlive {
   presented: string | undefined
   /** The record is known to exist in the store (loaded, or written by this request). */
   persisted = false
-  /** This request pushed the record's expiry out (a load with touch, or a write). */
+  /** This request moved the expiry of the record's keys (a write, a slide). */
   slid = false
+  /** The ttl of each stored key, the expiries the store holds, the creation time, `touch`. */
+  readonly expiry: KeyExpiries
   /** The record key was made for this request's session value (a new ID, or `rotate()`). */
   bound = false
   /** The instance's keep-alive slides this stash's expiry (see {@link StashState.keepAlive}). */
@@ -75,11 +79,11 @@ export abstract class StashState implements HeaderHooks, KeptAlive {
     readonly next: NextFunction,
     /** The owner the record key is bound to (`sessionKey`), as the request began. */
     public owner: string | undefined,
-    keys: readonly string[],
-    /** The ttl that applies to this request (the last route's). */
-    public ttl: number,
+    /** The plan of the mount point that created this state. */
+    plan: RoutePlan,
   ) {
-    this.keys = keys
+    this.keys = plan.keys
+    this.expiry = new KeyExpiries(context.options.maxLifetime, context.options.touch, plan)
     this.cookie = new RequestCookie(context.options, context.adapter, context.secrets)
   }
 
@@ -140,6 +144,7 @@ export abstract class StashState implements HeaderHooks, KeptAlive {
     this.owner = this.ownerNow()
     this.bound = true
     this.record = recordKeyOf(id, this.owner)
+    this.expiry.createdAt = Date.now()
     if (log.enabled) log('new stash %s', recordLabel(this.record))
     this.cookie.issue(id)
   }
@@ -174,6 +179,7 @@ export abstract class StashState implements HeaderHooks, KeptAlive {
   forget(): void {
     this.persisted = false
     this.record = undefined
+    this.expiry.forget()
     this.cookie.forget()
   }
 
@@ -219,27 +225,37 @@ export abstract class StashState implements HeaderHooks, KeptAlive {
 
   /**
    * While the response stays open (server-sent events, streaming, long polling), slides the
-   * expiry every ttl/4, so the state outlives the connection by one ttl (LiveStash: "bumped
-   * while alive"). It stops when the application ends the response or the connection closes.
+   * expiry of the loaded keys every quarter of their shortest ttl, so the state outlives the
+   * connection by one ttl (LiveStash: "bumped while alive"). It stops when the application ends
+   * the response or the connection closes; a route with `touch: false` never keeps a stash alive.
    */
   keepAlive(): void {
     // A response that ends without our end hook (a destroyed connection) is let go by the keep-alive's tick.
-    if (this.keptAlive || this.ending || !this.context.options.touch) return
+    if (this.keptAlive || this.ending || !this.expiry.touch) return
     this.keptAlive = true
     this.context.keepAlive.add(this)
   }
 
-  /** Milliseconds between two keep-alive touches: a quarter of the current ttl. */
+  /** Milliseconds between two keep-alive touches: a quarter of the shortest ttl of the request's keys. */
   get keepAliveInterval(): number {
-    return this.ttl * 250
+    return this.expiry.shortestTtl() * 250
   }
 
-  /** One keep-alive touch ({@link KeptAlive}). */
+  /** One keep-alive touch ({@link KeptAlive}): the loaded keys slide, each by its ttl. */
   keepAliveTouch(): void {
     const record = this.record
-    if (record === undefined || !this.persisted) return
+    if (record === undefined || !this.persisted || !this.expiry.touch) return
+    const slides = this.expiry.slidesDue(this.keys, Date.now())
+    if (slides === undefined) return
     const { adapter, store } = this.context
-    store.call(() => adapter.touch(record, this.ttl)).catch((err: unknown) => store.report(err))
+    store
+      .call(() => adapter.write(record, { set: {}, del: [], expiresAt: slides, existing: true }), 'write')
+      .then(
+        (result) => {
+          if (result !== 'gone' && this.record === record) this.expiry.record(slides)
+        },
+        (err: unknown) => store.report(err),
+      )
   }
 }
 

@@ -41,8 +41,9 @@ async function swap(state: StashState, key: string, fn: (current: unknown) => un
     if (json !== undefined) assertRoundTrips(key, next)
     const stored = json === undefined ? undefined : codec.encode(record, key, json)
     const existing = state.persisted
+    const expiresAt = stored === undefined ? {} : { [key]: state.expiry.planned(key, Date.now()) }
     const result = await state.guard(() =>
-      adapter.compareAndSet(record, { field: key, expected, next: stored, ttl: state.ttl, maxBytes: options.maxBytes, existing }),
+      adapter.compareAndSet(record, { field: key, expected, next: stored, expiresAt, maxBytes: options.maxBytes, existing }),
     )
     if (!result.ok && result.gone === true) {
       state.abandon() // the stash was reset, rotated or revoked meanwhile: start from nothing, under a new ID
@@ -51,6 +52,8 @@ async function swap(state: StashState, key: string, fn: (current: unknown) => un
     if (result.ok) {
       if (log.enabled) log('update %s: "%s" after %d attempt(s)', recordLabel(record), key, attempt + 1)
       applySwapped(state, key, next, json, stored)
+      if (stored === undefined) state.expiry.stored.delete(key)
+      else state.expiry.record(expiresAt)
       return next
     }
     expected = result.current

@@ -1,7 +1,8 @@
 /**
- * When an express-session session ends, for `StashSessionStore`: its cookie's `expires` decides,
- * compared in milliseconds, whatever its record's expiry says (which is rounded up to a whole
- * second, and which an adapter that ignores `exact` may keep longer).
+ * When an express-session session ends, for `StashSessionStore`: its record expires at that time
+ * to the millisecond, and its cookie's `expires` decides for reads whatever the record's expiry
+ * says (a `ttl` function may keep the record longer than the cookie, another writer may have left
+ * a record with a longer expiry).
  * @module
  */
 import type { SessionData } from 'express-session'
@@ -24,11 +25,11 @@ export function hasExpired(session: SessionData, now = Date.now()): boolean {
 }
 
 /**
- * Whole seconds the session's record should live, rounded up (0 or less: it has ended). As
- * connect-redis: `ttl(session)` when `ttl` is a function, else the cookie's remaining lifetime,
- * else the `ttl` number.
+ * When the session's record should expire, in whole milliseconds since the epoch (at or before
+ * `now`: the session has ended). As connect-redis: `now + ttl(session)` seconds when `ttl` is a
+ * function, else the cookie's `expires`, else `now + ttl` seconds.
  */
-export function recordTtl(session: SessionData, ttl: SessionTtl, now = Date.now()): number {
+export function sessionEnd(session: SessionData, ttl: SessionTtl, now = Date.now()): number {
   if (typeof ttl === 'function') {
     const seconds = ttl(session)
     if (typeof seconds !== 'number' || !Number.isFinite(seconds)) {
@@ -36,8 +37,7 @@ export function recordTtl(session: SessionData, ttl: SessionTtl, now = Date.now(
         `express-stash: the StashSessionStore \`ttl\` function must return a finite number of seconds, got ${String(seconds)}`,
       )
     }
-    return Math.ceil(seconds)
+    return Math.ceil(now + seconds * 1000) // a whole millisecond, as adapters take it
   }
-  const at = cookieExpiry(session)
-  return at === undefined ? ttl : Math.ceil((at - now) / 1000)
+  return cookieExpiry(session) ?? now + ttl * 1000
 }

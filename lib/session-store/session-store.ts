@@ -8,7 +8,7 @@ import { Store, type SessionData } from 'express-session'
 import type { StashAdapter } from '../store/adapter.js'
 import { memoryAdapter } from '../adapters/memory/memory.js'
 import { StashError } from '../errors.js'
-import { hasExpired, recordTtl } from './expiry.js'
+import { hasExpired, sessionEnd } from './expiry.js'
 import { sessionRecordKey, SESSION_FIELDS, SESSION_NAMESPACE } from './keys.js'
 import {
   resolveSessionStoreOptions,
@@ -34,9 +34,9 @@ export type StoredSession = SessionData & { id: string }
  * share an adapter.
  *
  * A session ends when its cookie's `expires` passes: `get()`, `all()`, `ids()` and `length()`
- * never return it after that, whatever its record's expiry says. The record's expiry follows the
- * cookie exactly, shorter or longer (a `ttl` function wins, else the cookie, else the `ttl`
- * number), rounded up to a whole second.
+ * never return it after that, whatever its record's expiry says. Both fields of the record expire
+ * when the session ends, to the millisecond, shorter or longer than before (a `ttl` function wins,
+ * else the cookie, else the `ttl` number).
  *
  * Every method takes express-session's optional callback and also returns a promise.
  *
@@ -64,7 +64,7 @@ export class StashSessionStore extends Store {
   override get(sid: string, callback?: SessionCallback<SessionData | null>): Promise<SessionData | null> {
     return settle(callback, async () => {
       const key = sessionRecordKey(sid)
-      const [stored] = (await this.adapter.load(key, [SESSION_FIELDS.session])) ?? []
+      const stored = (await this.adapter.load(key, [SESSION_FIELDS.session]))?.values[0]
       if (stored === undefined) return null
       const session = await this.decode(key, sid, stored)
       return session === undefined || hasExpired(session) ? null : session
@@ -78,34 +78,36 @@ export class StashSessionStore extends Store {
   override set(sid: string, session: SessionData, callback?: SessionCallback): Promise<void> {
     return settle(callback, async () => {
       const key = sessionRecordKey(sid)
-      const ttl = recordTtl(session, this.options.ttl)
-      if (ttl <= 0) return this.adapter.delete(key)
+      const now = Date.now()
+      const end = sessionEnd(session, this.options.ttl, now)
+      if (end <= now) return this.adapter.delete(key)
       const set = { [SESSION_FIELDS.id]: sid, [SESSION_FIELDS.session]: this.encode(sid, session) }
-      await this.adapter.write(key, { set, del: [], ttl, exact: true })
+      await this.adapter.write(key, { set, del: [], expiresAt: bothFields(end) })
     })
   }
 
   /**
    * Renews a stored session from the cookie given, unless `disableTouch`: its stored cookie (so
    * `cookie.expires`) becomes that cookie, the rest of the stored session is kept, and the record
-   * expires with it. A session that is not stored, or whose stored cookie has expired, is left
-   * alone; one whose cookie given has expired is destroyed. Safe against a concurrent `set()`:
-   * the stored session is replaced only if unchanged since it was read (a newer `set()` has
-   * written a fresh cookie of its own).
+   * expires with it (both fields, in the compare-and-set itself). A session that is not stored,
+   * or whose stored cookie has expired, is left alone; one whose cookie given has expired is
+   * destroyed. Safe against a concurrent `set()`: the stored session is replaced only if unchanged
+   * since it was read (a newer `set()` has written a fresh cookie and expiry of its own).
    */
   override touch(sid: string, session: SessionData, callback?: () => void): Promise<void> {
     return settle(callback, async () => {
       if (this.options.disableTouch) return
       const key = sessionRecordKey(sid)
-      const ttl = recordTtl(session, this.options.ttl)
-      if (ttl <= 0) return this.adapter.delete(key)
-      const [stored] = (await this.adapter.load(key, [SESSION_FIELDS.session])) ?? []
+      const now = Date.now()
+      const end = sessionEnd(session, this.options.ttl, now)
+      if (end <= now) return this.adapter.delete(key)
+      const stored = (await this.adapter.load(key, [SESSION_FIELDS.session]))?.values[0]
       if (stored === undefined) return
       const current = await this.decode(key, sid, stored)
       if (current === undefined || hasExpired(current)) return
       const cookie = session?.cookie ?? current.cookie
       const next = this.encode(sid, { ...current, cookie })
-      await this.adapter.compareAndSet(key, { field: SESSION_FIELDS.session, expected: stored, next, ttl, exact: true })
+      await this.adapter.compareAndSet(key, { field: SESSION_FIELDS.session, expected: stored, next, expiresAt: bothFields(end) })
     })
   }
 
@@ -187,9 +189,9 @@ export class StashSessionStore extends Store {
    */
   private eachLiveSession(fn: (session: StoredSession) => void): Promise<void> {
     return this.eachSession(async (key) => {
-      const values = await this.adapter.load(key, [SESSION_FIELDS.id, SESSION_FIELDS.session])
-      if (values === undefined) return // expired or deleted since the listing
-      const [id, stored] = values
+      const loaded = await this.adapter.load(key, [SESSION_FIELDS.id, SESSION_FIELDS.session])
+      if (loaded === undefined) return // expired or deleted since the listing
+      const [id, stored] = loaded.values
       if (id === undefined || stored === undefined) {
         const missing = id === undefined ? SESSION_FIELDS.id : SESSION_FIELDS.session
         return this.discard(
@@ -245,6 +247,11 @@ export class StashSessionStore extends Store {
     if (this.listenerCount('error') > 0) this.emit('error', err)
     else console.error(err)
   }
+}
+
+/** The expiries of a session record: both its fields end with the session, at `end` (ms since the epoch). */
+function bothFields(end: number): Record<string, number> {
+  return { [SESSION_FIELDS.id]: end, [SESSION_FIELDS.session]: end }
 }
 
 /**

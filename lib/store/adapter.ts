@@ -6,19 +6,25 @@ import type { StashRecovery } from './recovery.js'
 
 /**
  * The storage contract. An adapter keeps **records**: each record is a small map of fields
- * (one field per stored key) with a single expiry. Values reach the adapter already serialized
- * and authenticated, so an adapter only moves strings; memory and Redis behave identically.
+ * (one field per stored key), **each field with an expiry of its own**. Values reach the adapter
+ * already serialized and authenticated, so an adapter only moves strings; memory and Redis behave
+ * identically.
  *
  * Record keys are made by express-stash from a hash of the stash ID, never the ID itself. Every
  * per-request call touches exactly one record. A stash bound to a session is keyed
  * `{<owner>}<hash>`: the part in braces names its owner ({@link ownerOfKey}). Adapters keep an
- * index of each owner's records, expiring with them, for `ownerKeys` and `deleteOwner`; on Redis
- * the braces are the hash tag that keeps an owner's records and index in one Cluster slot.
+ * index of each owner's records, living at least as long as the longest-lived of them, for
+ * `ownerKeys` and `deleteOwner`; on Redis the braces are the hash tag that keeps an owner's
+ * records and index in one Cluster slot.
  *
- * Expiry never shrinks: "set the ttl" always means "expire no earlier than `ttl` seconds from now"
- * (Redis `EXPIRE ... GT`), so a route with a long ttl is not cut short by a route with a short one.
- * The one exception is a write or compare-and-set with `exact` ({@link RecordChange.exact}), which
- * sets the expiry to exactly `ttl` from now (the session store's records follow their cookie).
+ * Expiry: every time is in milliseconds since the epoch (`Date.now()`). A field whose expiry has
+ * passed is absent for every call (a load, `expected` of a compare-and-set, `maxBytes`, `readAll`)
+ * whatever the record's other fields, and the next write may remove it for good. Expiries are set
+ * exactly as asked, later or earlier than before: express-stash decides them (the ttl of the route
+ * that last loaded or wrote a field, capped by `maxLifetime`). A record lives until its last field
+ * expires, and a record with no live field does not exist. Each record also keeps the time it was
+ * created (`createdAt`), set by the write that creates it and kept by every later write and by
+ * `move`, for `maxLifetime`.
  *
  * A new adapter is one object implementing these methods; run the shared contract suite against it.
  */
@@ -27,43 +33,44 @@ export interface StashAdapter {
   readonly kind: string
 
   /**
-   * Reads `fields` of one record and, when `ttl` is given, slides its expiry: one round trip.
-   * Resolves `undefined` when the record does not exist (or has expired), else the values in
-   * the order of `fields` (`undefined` for a missing field).
+   * Reads `fields` of one record in one round trip, changing nothing (express-stash slides
+   * expiries with a write, and only when they are due). Resolves `undefined` when the record does
+   * not exist (never written, deleted, or every field expired), else the values in the order of
+   * `fields`, each with its expiry (`undefined` for a missing or expired field).
    */
-  load(key: string, fields: readonly string[], ttl?: number): Promise<(string | undefined)[] | undefined>
+  load(key: string, fields: readonly string[]): Promise<LoadedRecord | undefined>
 
   /**
    * Applies a change set to one record atomically, in one round trip: sets `set`, removes `del`,
-   * and slides the expiry to `ttl`. Creates the record if needed, unless `change.existing`: then
-   * a record that no longer exists is not recreated, nothing is written, and it resolves
-   * `'gone'` (a delete is never resurrected). When the record would end up larger than
-   * `maxBytes` (UTF-8 bytes of field names plus values), nothing is written and it rejects with
-   * `StashError` `ERR_STASH_TOO_LARGE`.
+   * and gives fields the expiries of `change.expiresAt`. Creates the record if needed (its
+   * `createdAt` is then now), unless `change.existing`: then a record that no longer exists is
+   * not recreated, nothing is written, and it resolves `'gone'` (a delete is never resurrected).
+   * When the record would end up larger than `maxBytes` (UTF-8 bytes of the names plus values of
+   * its live fields), nothing is written and it rejects with `StashError` `ERR_STASH_TOO_LARGE`.
+   * A change with nothing to set or delete only slides expiries (or, empty, checks that the record
+   * exists, with `existing`).
    */
   write(key: string, change: RecordChange): Promise<void | 'gone'>
 
   /**
-   * Replaces one field only if it still holds `swap.expected` (`undefined`: absent), in one
-   * atomic step, sliding the expiry to `swap.ttl`; `swap.next === undefined` removes the field.
-   * On a mismatch nothing changes and the current value is returned, so the caller can retry
-   * without another read. Honours `maxBytes` like {@link StashAdapter.write}. With
-   * `swap.existing`, a record that no longer exists is not recreated: `{ ok: false, gone: true }`.
+   * Replaces one field only if it still holds `swap.expected` (`undefined`: absent or expired), in
+   * one atomic step, giving it the expiry `swap.expiresAt[swap.field]`; `swap.next === undefined`
+   * removes the field. On a mismatch nothing changes and the current value is returned, so the
+   * caller can retry without another read. Honours `maxBytes` like {@link StashAdapter.write}.
+   * With `swap.existing`, a record that no longer exists is not recreated: `{ ok: false, gone: true }`.
    */
   compareAndSet(key: string, swap: FieldSwap): Promise<CompareAndSetResult>
 
-  /** Slides the expiry of an existing record. Resolves false when the record does not exist. */
-  touch(key: string, ttl: number): Promise<boolean>
-
-  /** Reads every field of one record; `undefined` when it does not exist. */
-  readAll(key: string): Promise<Record<string, string> | undefined>
+  /** Reads every live field of one record, with its expiry and `createdAt`; `undefined` when it does not exist. */
+  readAll(key: string): Promise<StoredRecord | undefined>
 
   /**
-   * Writes `fields` as the whole record `to` and deletes the record `from`, atomically where the
-   * store allows it (used by `rotate()`). When `from` no longer exists (deleted, revoked or moved
-   * since the caller read it), `to` is not written (or is removed again) and it resolves `'gone'`.
+   * Writes `record` (its fields, their expiries, its `createdAt`) as the whole record `to` and
+   * deletes the record `from`, atomically where the store allows it (used by `rotate()`). When
+   * `from` no longer exists (deleted, revoked, expired or moved since the caller read it), `to` is
+   * not written (or is removed again) and it resolves `'gone'`.
    */
-  move(from: string, to: string, fields: Record<string, string>, ttl: number): Promise<void | 'gone'>
+  move(from: string, to: string, record: StoredRecord): Promise<void | 'gone'>
 
   /** Deletes one record. Deleting a missing record is not an error. */
   delete(key: string): Promise<void>
@@ -127,23 +134,41 @@ export function ownerOfKey(key: string): string | undefined {
   return end > 1 ? key.slice(1, end) : undefined
 }
 
+/** A record as {@link StashAdapter.load} returns it. */
+export interface LoadedRecord {
+  /** The values of the fields asked for, in their order; `undefined` for a missing or expired field. */
+  readonly values: (string | undefined)[]
+  /** When each of those fields expires (milliseconds since the epoch): defined exactly where `values` is. */
+  readonly expiresAt: (number | undefined)[]
+  /** When the record was created; `undefined` for a record written by a version that did not keep it (its next write sets it). */
+  readonly createdAt: number | undefined
+}
+
+/** A whole record: {@link StashAdapter.readAll} returns it, {@link StashAdapter.move} writes it. */
+export interface StoredRecord {
+  /** Every live field and its value. */
+  readonly fields: Readonly<Record<string, string>>
+  /** When each of those fields expires (milliseconds since the epoch); one entry per field. */
+  readonly expiresAt: Readonly<Record<string, number>>
+  /** When the record was created; `undefined` when unknown (`move` then uses now). */
+  readonly createdAt: number | undefined
+}
+
 /** A change set for {@link StashAdapter.write}. */
 export interface RecordChange {
   /** Fields to set, with their serialized values. */
   readonly set: Readonly<Record<string, string>>
   /** Fields to remove. */
   readonly del: readonly string[]
-  /** Seconds the record lives at least from now (a whole number, at least 1). */
-  readonly ttl: number
+  /**
+   * New expiries (milliseconds since the epoch): one for every field of `set`, and any number for
+   * other fields of the record, whose expiry slides (or shrinks) while their values stay as they
+   * are. A field absent or expired in the store is never brought back by an expiry; fields not
+   * named keep theirs.
+   */
+  readonly expiresAt: Readonly<Record<string, number>>
   /** Largest size the whole record may reach; absent means no limit. */
   readonly maxBytes?: number
-  /**
-   * Set the expiry to exactly `ttl` seconds from now, shortening it if needed, instead of only
-   * ever extending it (see {@link RecordChange.ttl}). `StashSessionStore` sets it, so a session
-   * follows its cookie; an adapter that ignores it still works there (the store checks the
-   * cookie's expiry itself), its records merely outlive shortened sessions. @default false
-   */
-  readonly exact?: boolean
   /**
    * The caller read this record and writes to it: when it no longer exists (deleted, expired,
    * revoked, rotated away), nothing is written and the write resolves `'gone'`, so a request
@@ -155,16 +180,17 @@ export interface RecordChange {
 /** A compare-and-set of one field, for {@link StashAdapter.compareAndSet}. */
 export interface FieldSwap {
   readonly field: string
-  /** The value the field must hold for the swap to happen; `undefined`: the field is absent. */
+  /** The value the field must hold for the swap to happen; `undefined`: the field is absent (or expired). */
   readonly expected: string | undefined
   /** The new value; `undefined` removes the field. */
   readonly next: string | undefined
-  /** Seconds the record lives at least from now. */
-  readonly ttl: number
+  /**
+   * When the swap happens, the new expiries, as {@link RecordChange.expiresAt}: the field's own
+   * (required when `next` is set), and those of other fields to slide with it.
+   */
+  readonly expiresAt: Readonly<Record<string, number>>
   /** Largest size the whole record may reach. */
   readonly maxBytes?: number
-  /** When the swap happens, set the expiry to exactly `ttl` from now, as {@link RecordChange.exact}. @default false */
-  readonly exact?: boolean
   /** The record must still exist, as {@link RecordChange.existing}; else `{ ok: false, gone: true }`. @default false */
   readonly existing?: boolean
 }

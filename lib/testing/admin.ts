@@ -6,8 +6,11 @@
 import { deepStrictEqual as equal } from 'node:assert/strict'
 import { ownerOfKey } from '../store/adapter.js'
 import {
+  fieldsOf,
+  inSeconds,
   randomKey,
-  sleep,
+  setting,
+  sleepUntil,
   useAdapter,
   type AdapterAccessor,
   type AdapterFactory,
@@ -29,7 +32,7 @@ export function adminContract(api: TestApi, name: string, factory: AdapterFactor
     const adapter = useAdapter(api, factory)
     const tools: AdminTools = {
       adapter,
-      write: (key, ttl = TTL) => adapter().write(key, { set: { f: 'v' }, del: [], ttl }),
+      write: (key, expiresAt = inSeconds(TTL)) => adapter().write(key, setting({ f: 'v' }, expiresAt)),
       allKeys: async () => {
         const keys: string[] = []
         for await (const batch of adapter().keys!()) keys.push(...batch)
@@ -46,8 +49,8 @@ export function adminContract(api: TestApi, name: string, factory: AdapterFactor
 interface AdminTools {
   /** The group's adapter. */
   readonly adapter: AdapterAccessor
-  /** Writes the record `key` with one field, for `ttl` seconds (default 60). */
-  write(key: string, ttl?: number): Promise<unknown>
+  /** Writes the record `key` with one field, expiring at `expiresAt` (default: in 60 seconds). */
+  write(key: string, expiresAt?: number): Promise<unknown>
   /** Every record key `keys()` lists. */
   allKeys(): Promise<string[]>
   /** The adapter's `ttlSlack`. */
@@ -85,11 +88,37 @@ function listingTests(api: TestApi, { adapter, write, allKeys, slack }: AdminToo
 
   api.test('an owner listing follows moves and drops expired records', async () => {
     const [from, to, brief] = [ownedKey('carol'), ownedKey('carol'), ownedKey('carol')]
+    const soon = inSeconds(1)
     await write(from)
-    await write(brief, 1)
-    await adapter().move(from, to, { f: 'v' }, TTL)
-    await sleep(1100 + slack)
+    await write(brief, soon)
+    await adapter().move(from, to, { fields: { f: 'v' }, expiresAt: { f: inSeconds(TTL) }, createdAt: undefined })
+    await sleepUntil(soon + 100 + slack)
     equal(await adapter().ownerKeys!('carol'), [to])
+  })
+
+  api.test('the owner index outlives every record of its owner, however their expiries were set', async () => {
+    const ivan = () => ownedKey('ivan')
+    const [long, short, shrunk, slid, mixed, swapped] = [ivan(), ivan(), ivan(), ivan(), ivan(), ivan()]
+    const [soon, later] = [inSeconds(1), inSeconds(TTL)]
+    await write(long, later)
+    await write(short, soon) // written after `long`, expiring first: the index must not shrink to it
+    await write(shrunk, later)
+    await adapter().write(shrunk, { set: {}, del: [], expiresAt: { f: soon } }) // shortened: gone with `short`
+    await write(slid, soon)
+    await adapter().write(slid, { set: {}, del: [], expiresAt: { f: later } }) // slid with no new value
+    await adapter().write(mixed, { set: { a: '1', b: '2' }, del: [], expiresAt: { a: soon, b: later } })
+    await write(swapped, soon)
+    equal(
+      await adapter().compareAndSet(swapped, { field: 'g', expected: undefined, next: 'v', expiresAt: { g: soon, f: later } }),
+      {
+        ok: true,
+      },
+    )
+    await sleepUntil(soon + 100 + slack)
+    equal(await fieldsOf(adapter(), mixed), { b: '2' })
+    equal((await adapter().ownerKeys!('ivan')).sort(), [long, slid, mixed, swapped].sort())
+    equal(await adapter().deleteOwner!('ivan'), 4)
+    equal(await adapter().ownerKeys!('ivan'), [])
   })
 }
 
@@ -118,8 +147,9 @@ function matchAndClearTests(api: TestApi, { adapter, write, allKeys, slack }: Ad
     const theirs = [randomKey(), ownedKey('frank'), ownedKey('hugo')]
     for (const key of [...mine, ...theirs]) await write(key)
     const brief = randomKey()
-    await write(brief, 1)
-    await sleep(1100 + slack)
+    const soon = inSeconds(1)
+    await write(brief, soon)
+    await sleepUntil(soon + 100 + slack)
     const accepted = new Set([...mine, brief])
     equal(await adapter().clear!((key) => accepted.has(key)), mine.length) // the expired one is not counted
     const left = await allKeys()
@@ -128,7 +158,7 @@ function matchAndClearTests(api: TestApi, { adapter, write, allKeys, slack }: Ad
     equal(await adapter().ownerKeys!('frank'), [theirs[1]!])
     equal(await adapter().ownerKeys!('gina'), [])
     equal(await adapter().ownerKeys!('hugo'), [theirs[2]!])
-    equal(await adapter().readAll(theirs[0]!), { f: 'v' })
+    equal(await fieldsOf(adapter(), theirs[0]!), { f: 'v' })
     equal(await adapter().clear!(() => false), 0)
     for (const key of theirs) await adapter().delete(key)
   })

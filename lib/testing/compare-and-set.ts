@@ -5,8 +5,12 @@
 import assert, { deepStrictEqual as equal } from 'node:assert/strict'
 import {
   expectStashError,
+  fieldsOf,
+  inSeconds,
   randomKey,
+  setting,
   useAdapter,
+  valuesOf,
   type AdapterAccessor,
   type AdapterFactory,
   type TestApi,
@@ -14,6 +18,7 @@ import {
 } from './helpers.js'
 
 const TTL = 60
+const later = () => inSeconds(TTL)
 
 /**
  * Registers the `compareAndSet` group: atomic replacement of one field, with the current value
@@ -38,46 +43,46 @@ export function compareAndSetContract(api: TestApi, name: string, factory: Adapt
 function swapTests(api: TestApi, adapter: AdapterAccessor): void {
   api.test('expected undefined swaps an absent field, creating the record if needed', async () => {
     const key = randomKey()
-    equal(await adapter().compareAndSet(key, { field: 'a', expected: undefined, next: '1', ttl: TTL }), {
+    equal(await adapter().compareAndSet(key, { field: 'a', expected: undefined, next: '1', expiresAt: { a: later() } }), {
       ok: true,
     })
-    equal(await adapter().load(key, ['a']), ['1'])
-    equal(await adapter().compareAndSet(key, { field: 'b', expected: undefined, next: '2', ttl: TTL }), {
+    equal(await valuesOf(adapter(), key, ['a']), ['1'])
+    equal(await adapter().compareAndSet(key, { field: 'b', expected: undefined, next: '2', expiresAt: { b: later() } }), {
       ok: true,
     })
-    equal(await adapter().readAll(key), { a: '1', b: '2' })
+    equal(await fieldsOf(adapter(), key), { a: '1', b: '2' })
   })
 
   api.test('a matching expected value is replaced', async () => {
     const key = randomKey()
-    await adapter().write(key, { set: { a: 'old', b: 'keep' }, del: [], ttl: TTL })
-    equal(await adapter().compareAndSet(key, { field: 'a', expected: 'old', next: 'new', ttl: TTL }), {
+    await adapter().write(key, setting({ a: 'old', b: 'keep' }, later()))
+    equal(await adapter().compareAndSet(key, { field: 'a', expected: 'old', next: 'new', expiresAt: { a: later() } }), {
       ok: true,
     })
-    equal(await adapter().readAll(key), { a: 'new', b: 'keep' })
+    equal(await fieldsOf(adapter(), key), { a: 'new', b: 'keep' })
   })
 
   api.test('a wrong expected value fails with the current value and changes nothing', async () => {
     const key = randomKey()
     const before = { a: '1', b: '2' }
-    await adapter().write(key, { set: before, del: [], ttl: TTL })
-    equal(await adapter().compareAndSet(key, { field: 'a', expected: '0', next: '9', ttl: TTL }), {
+    await adapter().write(key, setting(before, later()))
+    equal(await adapter().compareAndSet(key, { field: 'a', expected: '0', next: '9', expiresAt: { a: later() } }), {
       ok: false,
       current: '1',
     })
-    equal(await adapter().compareAndSet(key, { field: 'a', expected: undefined, next: '9', ttl: TTL }), {
+    equal(await adapter().compareAndSet(key, { field: 'a', expected: undefined, next: '9', expiresAt: { a: later() } }), {
       ok: false,
       current: '1',
     })
-    equal(await adapter().compareAndSet(key, { field: 'c', expected: '1', next: '9', ttl: TTL }), {
+    equal(await adapter().compareAndSet(key, { field: 'c', expected: '1', next: '9', expiresAt: { c: later() } }), {
       ok: false,
       current: undefined,
     })
-    equal(await adapter().compareAndSet(key, { field: 'b', expected: '2 ', next: undefined, ttl: TTL }), {
+    equal(await adapter().compareAndSet(key, { field: 'b', expected: '2 ', next: undefined, expiresAt: {} }), {
       ok: false,
       current: '2',
     })
-    equal(await adapter().readAll(key), before)
+    equal(await fieldsOf(adapter(), key), before)
   })
 }
 
@@ -85,7 +90,7 @@ function swapTests(api: TestApi, adapter: AdapterAccessor): void {
 function absenceTests(api: TestApi, adapter: AdapterAccessor): void {
   api.test('an expected value on a missing record fails and creates nothing', async () => {
     const key = randomKey()
-    equal(await adapter().compareAndSet(key, { field: 'a', expected: 'x', next: 'y', ttl: TTL }), {
+    equal(await adapter().compareAndSet(key, { field: 'a', expected: 'x', next: 'y', expiresAt: { a: later() } }), {
       ok: false,
       current: undefined,
     })
@@ -94,11 +99,14 @@ function absenceTests(api: TestApi, adapter: AdapterAccessor): void {
 
   api.test('existing: a record deleted meanwhile is not recreated, whatever the expected value', async () => {
     const key = randomKey()
-    await adapter().write(key, { set: { n: '1' }, del: [], ttl: TTL })
-    equal(await adapter().compareAndSet(key, { field: 'n', expected: '1', next: '2', ttl: TTL, existing: true }), { ok: true })
+    await adapter().write(key, setting({ n: '1' }, later()))
+    equal(
+      await adapter().compareAndSet(key, { field: 'n', expected: '1', next: '2', expiresAt: { n: later() }, existing: true }),
+      { ok: true },
+    )
     await adapter().delete(key)
     for (const expected of [undefined, '2']) {
-      equal(await adapter().compareAndSet(key, { field: 'n', expected, next: '3', ttl: TTL, existing: true }), {
+      equal(await adapter().compareAndSet(key, { field: 'n', expected, next: '3', expiresAt: { n: later() }, existing: true }), {
         ok: false,
         current: undefined,
         gone: true,
@@ -109,19 +117,19 @@ function absenceTests(api: TestApi, adapter: AdapterAccessor): void {
 
   api.test('next undefined deletes the field; deleting the last field deletes the record', async () => {
     const key = randomKey()
-    await adapter().write(key, { set: { a: '1', b: '2' }, del: [], ttl: TTL })
-    equal(await adapter().compareAndSet(key, { field: 'b', expected: '2', next: undefined, ttl: TTL }), {
+    await adapter().write(key, setting({ a: '1', b: '2' }, later()))
+    equal(await adapter().compareAndSet(key, { field: 'b', expected: '2', next: undefined, expiresAt: {} }), {
       ok: true,
     })
-    equal(await adapter().load(key, ['a', 'b']), ['1', undefined])
-    equal(await adapter().compareAndSet(key, { field: 'a', expected: '1', next: undefined, ttl: TTL }), {
+    equal(await valuesOf(adapter(), key, ['a', 'b']), ['1', undefined])
+    equal(await adapter().compareAndSet(key, { field: 'a', expected: '1', next: undefined, expiresAt: {} }), {
       ok: true,
     })
     equal(await adapter().load(key, ['a', 'b']), undefined)
     equal(await adapter().readAll(key), undefined)
-    equal(await adapter().touch(key, TTL), false)
+    equal(await adapter().write(key, { set: {}, del: [], expiresAt: {}, existing: true }), 'gone')
     // Absent stays absent: the swap matches and still creates no record.
-    equal(await adapter().compareAndSet(key, { field: 'a', expected: undefined, next: undefined, ttl: TTL }), { ok: true })
+    equal(await adapter().compareAndSet(key, { field: 'a', expected: undefined, next: undefined, expiresAt: {} }), { ok: true })
     equal(await adapter().readAll(key), undefined)
   })
 }
@@ -130,25 +138,34 @@ function absenceTests(api: TestApi, adapter: AdapterAccessor): void {
 function limitAndRaceTests(api: TestApi, adapter: AdapterAccessor): void {
   api.test('honours maxBytes like write', async () => {
     const key = randomKey()
-    await adapter().write(key, { set: { a: '12345', b: '1' }, del: [], ttl: TTL }) // 8 bytes
+    await adapter().write(key, setting({ a: '12345', b: '1' }, later())) // 8 bytes
     await expectStashError(
-      adapter().compareAndSet(key, { field: 'a', expected: '12345', next: '€€€', ttl: TTL, maxBytes: 11 }),
+      adapter().compareAndSet(key, { field: 'a', expected: '12345', next: '€€€', expiresAt: { a: later() }, maxBytes: 11 }),
       'ERR_STASH_TOO_LARGE',
     )
     await expectStashError(
-      adapter().compareAndSet(key, { field: 'c', expected: undefined, next: '12', ttl: TTL, maxBytes: 10 }),
+      adapter().compareAndSet(key, { field: 'c', expected: undefined, next: '12', expiresAt: { c: later() }, maxBytes: 10 }),
       'ERR_STASH_TOO_LARGE',
     )
-    equal(await adapter().readAll(key), { a: '12345', b: '1' })
+    equal(await fieldsOf(adapter(), key), { a: '12345', b: '1' })
     // 1 + 9 + 2 = 12 bytes: fits exactly.
-    equal(await adapter().compareAndSet(key, { field: 'a', expected: '12345', next: '€€€', ttl: TTL, maxBytes: 12 }), {
-      ok: true,
-    })
-    equal(await adapter().readAll(key), { a: '€€€', b: '1' })
+    equal(
+      await adapter().compareAndSet(key, { field: 'a', expected: '12345', next: '€€€', expiresAt: { a: later() }, maxBytes: 12 }),
+      {
+        ok: true,
+      },
+    )
+    equal(await fieldsOf(adapter(), key), { a: '€€€', b: '1' })
 
     const fresh = randomKey()
     await expectStashError(
-      adapter().compareAndSet(fresh, { field: 'a', expected: undefined, next: 'x'.repeat(10), ttl: TTL, maxBytes: 10 }),
+      adapter().compareAndSet(fresh, {
+        field: 'a',
+        expected: undefined,
+        next: 'x'.repeat(10),
+        expiresAt: { a: later() },
+        maxBytes: 10,
+      }),
       'ERR_STASH_TOO_LARGE',
     )
     equal(await adapter().readAll(fresh), undefined)
@@ -159,18 +176,18 @@ function limitAndRaceTests(api: TestApi, adapter: AdapterAccessor): void {
     let attempts = 0
     const increment = async (): Promise<void> => {
       const loaded = await adapter().load(key, ['n'])
-      let current = loaded?.[0]
+      let current = loaded?.values[0]
       for (let tries = 0; tries < 1000; tries++) {
         attempts++
         const next = String(Number(current ?? '0') + 1)
-        const result = await adapter().compareAndSet(key, { field: 'n', expected: current, next, ttl: TTL })
+        const result = await adapter().compareAndSet(key, { field: 'n', expected: current, next, expiresAt: { n: later() } })
         if (result.ok) return
         current = result.current
       }
       throw new Error('compareAndSet never succeeded')
     }
     await Promise.all(Array.from({ length: 100 }, increment))
-    equal(await adapter().load(key, ['n']), ['100'])
+    equal(await valuesOf(adapter(), key, ['n']), ['100'])
     assert.ok(attempts > 100, `${attempts} > ${100}`) // the loops really raced
   })
 }

@@ -1,13 +1,13 @@
 /**
  * Shared pieces of the adapter contract suite (see ./index.ts): the test functions it runs on,
- * options, the per-group adapter lifecycle, random record keys and small assertion helpers.
- * Assertions use `node:assert`, so the suite runs under any test runner.
+ * options, the per-group adapter lifecycle, random record keys, expiries, and small reading and
+ * assertion helpers. Assertions use `node:assert`, so the suite runs under any test runner.
  * @module
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { StashAdapter } from '../store/adapter.js'
+import type { RecordChange, StashAdapter } from '../store/adapter.js'
 import { StashError, type StashErrorCode } from '../errors.js'
 
 export { sleep }
@@ -44,8 +44,8 @@ export type ContractGroup = 'records' | 'expiry' | 'maxBytes' | 'compareAndSet' 
 /** Options of the contract suite. */
 export interface ContractOptions {
   /**
-   * Extra milliseconds to wait before asserting that a record has expired, for stores whose
-   * clock or expiry is coarser than the memory adapter's. @default 0
+   * Extra milliseconds to wait before asserting that a field or record has expired, for stores
+   * whose clock or expiry is coarser than the memory adapter's. @default 0
    */
   readonly ttlSlack?: number
   /**
@@ -58,6 +58,64 @@ export interface ContractOptions {
 /** A fresh record key, unique across tests, processes and runs (safe against a shared store). */
 export function randomKey(): string {
   return 'contract-' + randomBytes(12).toString('base64url')
+}
+
+/** An expiry `seconds` from now, in milliseconds since the epoch, as adapters take it. */
+export function inSeconds(seconds: number): number {
+  return Date.now() + seconds * 1000
+}
+
+/** Sleeps until `Date.now()` reaches `deadline`. */
+export async function sleepUntil(deadline: number): Promise<void> {
+  const ms = deadline - Date.now()
+  if (ms > 0) await sleep(ms)
+}
+
+/** A change that sets `set`, every field expiring at `expiresAt`, and deletes nothing. */
+export function setting(set: Readonly<Record<string, string>>, expiresAt: number): RecordChange {
+  return { set, del: [], expiresAt: Object.fromEntries(Object.keys(set).map((field) => [field, expiresAt])) }
+}
+
+/**
+ * The values `load` gives for `fields`, or `undefined` when the record does not exist. Asserts
+ * the shape of what it loaded: one value per field, an expiry exactly where there is a value, and
+ * a `createdAt`.
+ */
+export async function valuesOf(
+  adapter: StashAdapter,
+  key: string,
+  fields: readonly string[],
+): Promise<(string | undefined)[] | undefined> {
+  const loaded = await adapter.load(key, fields)
+  if (loaded === undefined) return undefined
+  assert.equal(loaded.values.length, fields.length, 'load gives one value per field asked for')
+  assert.equal(loaded.expiresAt.length, fields.length, 'load gives one expiry per field asked for')
+  fields.forEach((field, i) => {
+    const expiry = loaded.expiresAt[i]
+    assert.equal(
+      expiry === undefined,
+      loaded.values[i] === undefined,
+      `load: field ${field} has an expiry exactly when it has a value`,
+    )
+    if (expiry !== undefined) assert.ok(Number.isFinite(expiry), `load: the expiry of ${field} is a number of ms, got ${expiry}`)
+  })
+  assert.equal(typeof loaded.createdAt, 'number', 'load gives the createdAt of a record the adapter wrote')
+  return loaded.values
+}
+
+/**
+ * The fields `readAll` gives, or `undefined` when the record does not exist. Asserts the shape of
+ * what it read: one expiry per field, at least one field (a record with no live field does not
+ * exist), and a `createdAt`.
+ */
+export async function fieldsOf(adapter: StashAdapter, key: string): Promise<Record<string, string> | undefined> {
+  const record = await adapter.readAll(key)
+  if (record === undefined) return undefined
+  const fields = Object.keys(record.fields)
+  assert.ok(fields.length > 0, 'a record with no live field does not exist: readAll resolves undefined')
+  assert.deepEqual(Object.keys(record.expiresAt).sort(), fields.sort(), 'readAll gives one expiry per field')
+  assert.equal(typeof record.createdAt, 'number', 'readAll gives the createdAt of a record the adapter wrote')
+  return { ...record.fields }
 }
 
 /** The `beforeAll`/`afterAll` pair of `api`, under either naming; throws when neither is given. */

@@ -18,7 +18,7 @@
  * {@link maxBytesContract}, {@link compareAndSetContract}, {@link adminContract}). Each group
  * creates its adapter from the factory before its tests and closes it after them; tests use
  * random record keys, so they never collide, even on a store shared with other test files or
- * runs. Expiry is tested with real one- and two-second ttls (no fake timers).
+ * runs. Expiry is tested with real one- and two-second expiries of each field (no fake timers).
  * @module
  */
 import type { StashAdapter } from '../store/adapter.js'

@@ -6,8 +6,13 @@ import { deepStrictEqual as equal } from 'node:assert/strict'
 import {
   byteSize,
   expectStashError,
+  fieldsOf,
+  inSeconds,
   randomKey,
+  setting,
+  sleepUntil,
   useAdapter,
+  valuesOf,
   type AdapterAccessor,
   type AdapterFactory,
   type TestApi,
@@ -15,21 +20,24 @@ import {
 } from './helpers.js'
 
 const TTL = 60
+const later = () => inSeconds(TTL)
 
 /**
  * Registers the `maxBytes` group: a write that would make the record larger than `maxBytes`
- * (UTF-8 bytes of field names plus values) rejects with `ERR_STASH_TOO_LARGE` and writes nothing.
+ * (UTF-8 bytes of the names plus values of its live fields) rejects with `ERR_STASH_TOO_LARGE`
+ * and writes nothing.
  *
  * @param api - The test functions to register with (see {@link TestApi}).
  * @param name - The adapter's label in test names.
  * @param factory - Creates the adapter under test (once for the group; the group closes it).
- * @param _options - Unused by this group; accepted so every group has the same signature.
+ * @param options - `ttlSlack` lengthens the wait for a field to expire.
  */
-export function maxBytesContract(api: TestApi, name: string, factory: AdapterFactory, _options?: ContractOptions): void {
+export function maxBytesContract(api: TestApi, name: string, factory: AdapterFactory, options?: ContractOptions): void {
   api.describe(`${name} adapter contract: maxBytes`, () => {
     const adapter = useAdapter(api, factory)
     recordLimitTests(api, adapter)
     shrinkAndUtf8Tests(api, adapter)
+    liveFieldTests(api, adapter, options?.ttlSlack ?? 0)
   })
 }
 
@@ -38,40 +46,40 @@ function recordLimitTests(api: TestApi, adapter: AdapterAccessor): void {
   api.test('a record of exactly maxBytes is accepted; one byte more is refused and nothing is written', async () => {
     const key = randomKey()
     equal(byteSize({ a: '123456789' }), 10)
-    await adapter().write(key, { set: { a: '123456789' }, del: [], ttl: TTL, maxBytes: 10 })
-    await expectStashError(adapter().write(key, { set: { b: '' }, del: [], ttl: TTL, maxBytes: 10 }), 'ERR_STASH_TOO_LARGE')
-    equal(await adapter().readAll(key), { a: '123456789' })
+    await adapter().write(key, { ...setting({ a: '123456789' }, later()), maxBytes: 10 })
+    await expectStashError(adapter().write(key, { ...setting({ b: '' }, later()), maxBytes: 10 }), 'ERR_STASH_TOO_LARGE')
+    equal(await fieldsOf(adapter(), key), { a: '123456789' })
   })
 
   api.test('a new record over the limit is not created', async () => {
     const key = randomKey()
     await expectStashError(
-      adapter().write(key, { set: { a: 'x'.repeat(50) }, del: [], ttl: TTL, maxBytes: 20 }),
+      adapter().write(key, { ...setting({ a: 'x'.repeat(50) }, later()), maxBytes: 20 }),
       'ERR_STASH_TOO_LARGE',
     )
-    equal(await adapter().load(key, ['a']), undefined)
-    equal(await adapter().touch(key, TTL), false)
+    equal(await valuesOf(adapter(), key, ['a']), undefined)
+    equal(await adapter().readAll(key), undefined)
   })
 
   api.test('a write that grows an existing record past the limit leaves it exactly as before', async () => {
     const key = randomKey()
     const before = { a: '1111', b: '2222' } // 10 bytes
-    await adapter().write(key, { set: before, del: [], ttl: TTL, maxBytes: 20 })
+    await adapter().write(key, { ...setting(before, later()), maxBytes: 20 })
     // Replacing a value with a longer one; the `del` of the same change must not be applied either.
     await expectStashError(
-      adapter().write(key, { set: { a: 'x'.repeat(20) }, del: ['b'], ttl: TTL, maxBytes: 20 }),
+      adapter().write(key, { ...setting({ a: 'x'.repeat(20) }, later()), del: ['b'], maxBytes: 20 }),
       'ERR_STASH_TOO_LARGE',
     )
-    equal(await adapter().readAll(key), before)
+    equal(await fieldsOf(adapter(), key), before)
     // Adding a field: 10 + 11 bytes.
     await expectStashError(
-      adapter().write(key, { set: { c: 'x'.repeat(10) }, del: [], ttl: TTL, maxBytes: 20 }),
+      adapter().write(key, { ...setting({ c: 'x'.repeat(10) }, later()), maxBytes: 20 }),
       'ERR_STASH_TOO_LARGE',
     )
-    equal(await adapter().readAll(key), before)
+    equal(await fieldsOf(adapter(), key), before)
     // The record is still usable up to the limit: 10 + 10 bytes.
-    await adapter().write(key, { set: { c: 'x'.repeat(9) }, del: [], ttl: TTL, maxBytes: 20 })
-    equal(await adapter().readAll(key), { ...before, c: 'x'.repeat(9) })
+    await adapter().write(key, { ...setting({ c: 'x'.repeat(9) }, later()), maxBytes: 20 })
+    equal(await fieldsOf(adapter(), key), { ...before, c: 'x'.repeat(9) })
   })
 }
 
@@ -79,38 +87,53 @@ function recordLimitTests(api: TestApi, adapter: AdapterAccessor): void {
 function shrinkAndUtf8Tests(api: TestApi, adapter: AdapterAccessor): void {
   api.test('a write that shrinks the record within the limit succeeds', async () => {
     const key = randomKey()
-    await adapter().write(key, { set: { a: 'x'.repeat(15) }, del: [], ttl: TTL, maxBytes: 20 }) // 16 bytes
+    await adapter().write(key, { ...setting({ a: 'x'.repeat(15) }, later()), maxBytes: 20 }) // 16 bytes
     // 2 + 11 = 13 bytes once `a` is replaced (adding without subtracting would be 29).
-    await adapter().write(key, { set: { a: 'y', b: 'z'.repeat(10) }, del: [], ttl: TTL, maxBytes: 20 })
-    equal(await adapter().readAll(key), { a: 'y', b: 'z'.repeat(10) })
+    await adapter().write(key, { ...setting({ a: 'y', b: 'z'.repeat(10) }, later()), maxBytes: 20 })
+    equal(await fieldsOf(adapter(), key), { a: 'y', b: 'z'.repeat(10) })
 
     const big = randomKey()
-    await adapter().write(big, { set: { big: 'x'.repeat(100), small: 's' }, del: [], ttl: TTL }) // no limit
-    await expectStashError(adapter().write(big, { set: { small: 't' }, del: [], ttl: TTL, maxBytes: 20 }), 'ERR_STASH_TOO_LARGE')
-    await adapter().write(big, { set: { small: 't' }, del: ['big'], ttl: TTL, maxBytes: 20 })
-    equal(await adapter().readAll(big), { small: 't' })
+    await adapter().write(big, setting({ big: 'x'.repeat(100), small: 's' }, later())) // no limit
+    await expectStashError(adapter().write(big, { ...setting({ small: 't' }, later()), maxBytes: 20 }), 'ERR_STASH_TOO_LARGE')
+    await adapter().write(big, { ...setting({ small: 't' }, later()), del: ['big'], maxBytes: 20 })
+    equal(await fieldsOf(adapter(), big), { small: 't' })
   })
 
   api.test('maxBytes counts UTF-8 bytes of field names and values', async () => {
     const euro = randomKey()
     equal(byteSize({ k: '€€€' }), 10) // 4 UTF-16 code units
-    await adapter().write(euro, { set: { k: '€€€' }, del: [], ttl: TTL, maxBytes: 10 })
-    await expectStashError(adapter().write(euro, { set: { k: '€€€€' }, del: [], ttl: TTL, maxBytes: 12 }), 'ERR_STASH_TOO_LARGE')
-    equal(await adapter().readAll(euro), { k: '€€€' })
+    await adapter().write(euro, { ...setting({ k: '€€€' }, later()), maxBytes: 10 })
+    await expectStashError(adapter().write(euro, { ...setting({ k: '€€€€' }, later()), maxBytes: 12 }), 'ERR_STASH_TOO_LARGE')
+    equal(await fieldsOf(adapter(), euro), { k: '€€€' })
 
     const emoji = randomKey()
     equal(byteSize({ '😀': '😀' }), 8) // 4 UTF-16 code units, 2 code points
-    await expectStashError(adapter().write(emoji, { set: { '😀': '😀' }, del: [], ttl: TTL, maxBytes: 7 }), 'ERR_STASH_TOO_LARGE')
+    await expectStashError(adapter().write(emoji, { ...setting({ '😀': '😀' }, later()), maxBytes: 7 }), 'ERR_STASH_TOO_LARGE')
     equal(await adapter().readAll(emoji), undefined)
-    await adapter().write(emoji, { set: { '😀': '😀' }, del: [], ttl: TTL, maxBytes: 8 })
-    equal(await adapter().readAll(emoji), { '😀': '😀' })
+    await adapter().write(emoji, { ...setting({ '😀': '😀' }, later()), maxBytes: 8 })
+    equal(await fieldsOf(adapter(), emoji), { '😀': '😀' })
 
     const names = randomKey()
     await expectStashError(
-      adapter().write(names, { set: { abcdefgh: 'xyz' }, del: [], ttl: TTL, maxBytes: 10 }),
+      adapter().write(names, { ...setting({ abcdefgh: 'xyz' }, later()), maxBytes: 10 }),
       'ERR_STASH_TOO_LARGE',
     )
-    await adapter().write(names, { set: { abcdefgh: 'xyz' }, del: [], ttl: TTL, maxBytes: 11 })
-    equal(await adapter().readAll(names), { abcdefgh: 'xyz' })
+    await adapter().write(names, { ...setting({ abcdefgh: 'xyz' }, later()), maxBytes: 11 })
+    equal(await fieldsOf(adapter(), names), { abcdefgh: 'xyz' })
+  })
+}
+
+/** Expired fields take no room: `maxBytes` counts live fields only (a real one-second expiry). */
+function liveFieldTests(api: TestApi, adapter: AdapterAccessor, slack: number): void {
+  api.test('maxBytes counts live fields only: an expired field takes no room', async () => {
+    const key = randomKey()
+    const soon = inSeconds(1)
+    await adapter().write(key, { set: { big: 'x'.repeat(100), small: 's' }, del: [], expiresAt: { big: soon, small: later() } })
+    await expectStashError(adapter().write(key, { ...setting({ small: 't' }, later()), maxBytes: 20 }), 'ERR_STASH_TOO_LARGE')
+    await sleepUntil(soon + 100 + slack)
+    await adapter().write(key, { ...setting({ small: 't' }, later()), maxBytes: 20 }) // 6 bytes once `big` has expired
+    const swap = { field: 'c', expected: undefined, next: 'x'.repeat(10), expiresAt: { c: later() }, maxBytes: 20 }
+    equal(await adapter().compareAndSet(key, swap), { ok: true }) // 6 + 11 bytes
+    equal(await fieldsOf(adapter(), key), { small: 't', c: 'x'.repeat(10) })
   })
 }

@@ -7,8 +7,27 @@ import { byteSize, expectStashError, randomKey, sleep } from '../../../lib/testi
 const TTL = 60
 const HOUR = 3_600_000
 const uniqueName = () => 'memory-budget-' + randomBytes(6).toString('hex')
+/** The moment `ttl` seconds from now. */
+const until = (ttl = TTL) => Date.now() + ttl * 1000
 /** A one-field record of exactly `bytes` stored bytes (`f` plus the value). */
-const sized = (bytes: number, ttl = TTL) => ({ set: { f: 'x'.repeat(bytes - 1) }, del: [], ttl })
+const sized = (bytes: number, ttl = TTL) => ({ set: { f: 'x'.repeat(bytes - 1) }, del: [], expiresAt: { f: until(ttl) } })
+/** A change setting `set` (each field for `ttl` seconds) and deleting `del`. */
+const change = (set: Record<string, string>, del: string[] = [], ttl = TTL) => ({
+  set,
+  del,
+  expiresAt: Object.fromEntries(Object.keys(set).map((field) => [field, until(ttl)])),
+})
+/** A compare-and-set of `field` from `expected` to `next`. */
+const swap = (field: string, expected: string | undefined, next: string | undefined) => ({
+  field,
+  expected,
+  next,
+  expiresAt: { [field]: until() },
+})
+/** A whole record of `fields`, as `move` takes it. */
+const stored = (fields: Record<string, string>) => ({ fields, expiresAt: change(fields).expiresAt, createdAt: undefined })
+/** The fields `readAll` gives, or undefined. */
+const fieldsOf = async (adapter: MemoryAdapter, key: string) => (await adapter.readAll(key))?.fields
 
 /** The table behind a named adapter (white box: the registry is shared through globalThis). */
 function tableOf(name: string): MemoryTable {
@@ -20,7 +39,7 @@ function tableOf(name: string): MemoryTable {
 function expectExactTotal(adapter: MemoryAdapter, table: MemoryTable): void {
   let total = 0
   for (const [key, record] of table.records) {
-    const bytes = byteSize(Object.fromEntries(record.fields))
+    const bytes = byteSize(Object.fromEntries([...record.fields].map(([field, { value }]) => [field, value])))
     expect({ key, bytes: record.bytes }).toEqual({ key, bytes })
     total += bytes
   }
@@ -47,28 +66,28 @@ describe('memoryAdapter: the stored-bytes total', () => {
     const [a, b, c, d, e] = Array.from({ length: 5 }, randomKey) as [string, string, string, string, string]
 
     expect(adapter.bytes).toBe(0)
-    await adapter.write(a, { set: { f: 'one', g: 'two' }, del: [], ttl: TTL })
-    await adapter.write(b, { set: { f: 'été' }, del: [], ttl: TTL }) // multi-byte UTF-8
-    await adapter.write(c, { set: { f: 'x' }, del: [], ttl: TTL })
+    await adapter.write(a, change({ f: 'one', g: 'two' }))
+    await adapter.write(b, change({ f: 'été' })) // multi-byte UTF-8
+    await adapter.write(c, change({ f: 'x' }))
     check()
-    await adapter.write(a, { set: { f: 'a longer value', h: '€' }, del: ['g'], ttl: TTL })
+    await adapter.write(a, change({ f: 'a longer value', h: '€' }, ['g']))
     check()
-    await adapter.write(c, { set: {}, del: ['f'], ttl: TTL }) // its last field: the record goes
+    await adapter.write(c, change({}, ['f'])) // its last field: the record goes
     expect(adapter.size).toBe(2)
     check()
-    await adapter.compareAndSet(a, { field: 'f', expected: 'a longer value', next: 'short', ttl: TTL })
-    await adapter.compareAndSet(a, { field: 'h', expected: '€', next: undefined, ttl: TTL })
-    await adapter.compareAndSet(a, { field: 'f', expected: 'stale', next: 'lost', ttl: TTL }) // a lost race
+    await adapter.compareAndSet(a, swap('f', 'a longer value', 'short'))
+    await adapter.compareAndSet(a, swap('h', '€', undefined))
+    await adapter.compareAndSet(a, swap('f', 'stale', 'lost')) // a lost race
     check()
-    await adapter.move(a, d, { f: 'moved', g: 'along' }, TTL)
-    await expect(adapter.move(a, e, { f: 'x' }, TTL)).resolves.toBe('gone')
+    await adapter.move(a, d, stored({ f: 'moved', g: 'along' }))
+    await expect(adapter.move(a, e, stored({ f: 'x' }))).resolves.toBe('gone')
     check()
     await adapter.delete(b)
     await adapter.delete(randomKey()) // nothing to delete
     check()
 
-    await adapter.write(a, { set: { f: 'brief' }, del: [], ttl: 1 })
-    await adapter.write(b, { set: { f: 'brief' }, del: [], ttl: 1 })
+    await adapter.write(a, change({ f: 'brief' }, [], 1))
+    await adapter.write(b, change({ f: 'brief' }, [], 1))
     await sleep(1100)
     await expect(adapter.load(a, ['f'])).resolves.toBeUndefined() // dropped on access
     check()
@@ -102,13 +121,13 @@ describe('memoryAdapter: maxMemory', () => {
     const adapter = open({ maxMemory: 10_000 })
     const keys = Array.from({ length: 11 }, randomKey)
     for (const key of keys.slice(0, 9)) await adapter.write(key, sized(1000)) // 90 % of the budget
-    await expect(adapter.load(keys[0]!, ['f'])).resolves.toEqual(['x'.repeat(999)]) // keys[1] is now the oldest
+    await expect(adapter.load(keys[0]!, ['f'])).resolves.toMatchObject({ values: ['x'.repeat(999)] }) // keys[1] is now the oldest
     await adapter.write(keys[9]!, sized(1000)) // exactly the budget: nothing goes
     expect(adapter.size).toBe(10)
     await adapter.write(keys[10]!, sized(1000))
     expect({ size: adapter.size, bytes: adapter.bytes }).toEqual({ size: 10, bytes: 10_000 })
     await expect(adapter.readAll(keys[1]!)).resolves.toBeUndefined()
-    for (const key of [keys[0]!, ...keys.slice(2)]) await expect(adapter.load(key, [])).resolves.toEqual([])
+    for (const key of [keys[0]!, ...keys.slice(2)]) await expect(adapter.load(key, [])).resolves.toMatchObject({ values: [] })
   })
 
   test('below 80 % of the budget a read leaves the order as it is (it costs a lookup, no Map move)', async () => {
@@ -118,7 +137,7 @@ describe('memoryAdapter: maxMemory', () => {
     await adapter.load(keys[0]!, ['f'])
     for (const key of keys.slice(7)) await adapter.write(key, sized(1000))
     await expect(adapter.readAll(keys[0]!)).resolves.toBeUndefined() // its read was below the mark: the oldest write went
-    await expect(adapter.readAll(keys[1]!)).resolves.toEqual({ f: 'x'.repeat(999) })
+    await expect(fieldsOf(adapter, keys[1]!)).resolves.toEqual({ f: 'x'.repeat(999) })
   })
 
   test('one write may evict several records, announced as one eviction of all of them', async () => {
@@ -139,14 +158,11 @@ describe('memoryAdapter: maxMemory', () => {
     await adapter.write(kept, sized(600))
     await expectStashError(adapter.write(big, sized(1001)), 'ERR_STASH_TOO_LARGE')
     await expect(adapter.write(big, sized(1001))).rejects.toThrow(/maxMemory \(1000\)/)
-    await expectStashError(
-      adapter.compareAndSet(kept, { field: 'g', expected: undefined, next: 'y'.repeat(500), ttl: TTL }),
-      'ERR_STASH_TOO_LARGE',
-    )
-    await expectStashError(adapter.move(kept, moved, { f: 'z'.repeat(1000) }, TTL), 'ERR_STASH_TOO_LARGE')
+    await expectStashError(adapter.compareAndSet(kept, swap('g', undefined, 'y'.repeat(500))), 'ERR_STASH_TOO_LARGE')
+    await expectStashError(adapter.move(kept, moved, stored({ f: 'z'.repeat(1000) })), 'ERR_STASH_TOO_LARGE')
     // maxBytes below the budget is checked first and named in the error.
     await expect(adapter.write(big, { ...sized(800), maxBytes: 500 })).rejects.toThrow(/maxBytes \(500\)/)
-    await expect(adapter.readAll(kept)).resolves.toEqual({ f: 'x'.repeat(599) })
+    await expect(fieldsOf(adapter, kept)).resolves.toEqual({ f: 'x'.repeat(599) })
     expect({ size: adapter.size, bytes: adapter.bytes }).toEqual({ size: 1, bytes: 600 })
     expect(evicted).not.toHaveBeenCalled()
   })
@@ -215,7 +231,7 @@ describe('memoryAdapter: onEvict', () => {
       const key = randomKey()
       await adapter.write(randomKey(), sized(1000))
       await adapter.write(key, sized(1000))
-      await expect(adapter.readAll(key)).resolves.toEqual({ f: 'x'.repeat(999) })
+      await expect(fieldsOf(adapter, key)).resolves.toEqual({ f: 'x'.repeat(999) })
     } finally {
       queue.mockRestore()
     }

@@ -18,7 +18,11 @@ import { cookiePair } from '../../support/http.js'
 import { expectStashError } from '../../../lib/testing/helpers.js'
 
 const SECRETS = ['peer test secret']
-const value = (v: string) => ({ set: { f: v }, del: [], ttl: 60 })
+const value = (v: string) => ({ set: { f: v }, del: [], expiresAt: { f: Date.now() + 60_000 } })
+/** The values `load` gives, or undefined. */
+const valuesOf = async (adapter: MemoryAdapter, k: string) => (await adapter.load(k, ['f']))?.values
+/** The fields `readAll` gives, or undefined. */
+const fieldsOf = async (adapter: MemoryAdapter, k: string) => (await adapter.readAll(k))?.fields
 const key = () => 'peer-' + randomBytes(9).toString('base64url')
 /** Generous: the machine may be loaded, and a search that times out reports a miss. */
 const TIMEOUT = 5000
@@ -58,19 +62,28 @@ afterAll(async () => {
 })
 
 describe('memoryAdapter peers: moving a record', () => {
-  test('a miss moves the record from the hinted peer: it is here, with its expiry, and gone there', async () => {
+  test('a miss moves the record from the hinted peer: it is here, with its expiries and creation time, and gone there', async () => {
     const [a, b] = await nodes(2)
     const k = key()
-    await a!.adapter.write(k, { set: { f: 'one', g: 'two' }, del: [], ttl: 30 })
+    const written = Date.now()
+    await a!.adapter.write(k, { set: { f: 'one', g: 'two' }, del: [], expiresAt: { f: written + 30_000, g: written + 10_000 } })
     await expect(b!.adapter.recovery!.recover(k, a!.adapter.recovery!.hint)).resolves.toBe(true)
-    await expect(b!.adapter.readAll(k)).resolves.toEqual({ f: 'one', g: 'two' })
-    await expect(a!.adapter.load(k, ['f'])).resolves.toBeUndefined()
+    const moved = (await b!.adapter.readAll(k))!
+    expect(moved.fields).toEqual({ f: 'one', g: 'two' })
+    // Sent as time left and age, so later by the time in flight (the same for all of them).
+    const inFlight = moved.expiresAt.f! - (written + 30_000)
+    expect(inFlight).toBeGreaterThanOrEqual(0)
+    expect(inFlight).toBeLessThan(1000)
+    expect(moved.expiresAt.g).toBe(written + 10_000 + inFlight)
+    expect(moved.createdAt! - inFlight - written).toBeGreaterThanOrEqual(0)
+    expect(moved.createdAt! - inFlight - written).toBeLessThan(1000)
+    await expect(valuesOf(a!.adapter, k)).resolves.toBeUndefined()
     expect(a!.adapter.size).toBe(0)
     // And back again: the tombstone on A gives way to the record.
     await expect(a!.adapter.recovery!.recover(k, b!.adapter.recovery!.hint)).resolves.toBe(true)
     await a!.adapter.write(k, value('three'))
-    await expect(a!.adapter.readAll(k)).resolves.toEqual({ f: 'three', g: 'two' })
-    await expect(b!.adapter.load(k, ['f'])).resolves.toBeUndefined()
+    await expect(fieldsOf(a!.adapter, k)).resolves.toEqual({ f: 'three', g: 'two' })
+    await expect(valuesOf(b!.adapter, k)).resolves.toBeUndefined()
   })
 
   test('a wrong, unknown or missing hint falls back to asking every other peer', async () => {
@@ -79,7 +92,7 @@ describe('memoryAdapter peers: moving a record', () => {
       const k = key()
       await a!.adapter.write(k, value('x'))
       await expect(c!.adapter.recovery!.recover(k, hint)).resolves.toBe(true)
-      await expect(c!.adapter.load(k, ['f'])).resolves.toEqual(['x'])
+      await expect(valuesOf(c!.adapter, k)).resolves.toEqual(['x'])
     }
     await expect(c!.adapter.recovery!.recover(key(), b!.adapter.recovery!.hint)).resolves.toBe(false) // nobody has it
   })
@@ -88,13 +101,16 @@ describe('memoryAdapter peers: moving a record', () => {
     const [a, b] = await nodes(2)
     const k = key()
     await a!.adapter.write(k, value('v1'))
-    await expect(a!.adapter.load(k, ['f'])).resolves.toEqual(['v1']) // the in-flight request's load
+    await expect(valuesOf(a!.adapter, k)).resolves.toEqual(['v1']) // the in-flight request's load
     await expect(b!.adapter.recovery!.recover(k, a!.adapter.recovery!.hint)).resolves.toBe(true)
     await expectStashError(a!.adapter.write(k, value('stale')), 'ERR_STASH_MOVED')
-    await expectStashError(a!.adapter.compareAndSet(k, { field: 'f', expected: 'v1', next: 'stale', ttl: 60 }), 'ERR_STASH_MOVED')
-    await expect(a!.adapter.touch(k, 60)).resolves.toBe(false)
-    await expect(a!.adapter.readAll(k)).resolves.toBeUndefined()
-    await expect(b!.adapter.readAll(k)).resolves.toEqual({ f: 'v1' })
+    await expectStashError(
+      a!.adapter.compareAndSet(k, { field: 'f', expected: 'v1', next: 'stale', expiresAt: { f: Date.now() + 60_000 } }),
+      'ERR_STASH_MOVED',
+    )
+    await expectStashError(a!.adapter.write(k, { set: {}, del: [], expiresAt: {}, existing: true }), 'ERR_STASH_MOVED')
+    await expect(fieldsOf(a!.adapter, k)).resolves.toBeUndefined()
+    await expect(fieldsOf(b!.adapter, k)).resolves.toEqual({ f: 'v1' })
   })
 
   test('two nodes recovering one record at once: one copy survives, on one node, never duplicated', async () => {
@@ -104,7 +120,7 @@ describe('memoryAdapter peers: moving a record', () => {
       await a!.adapter.write(k, value(`r${round}`))
       const hint = a!.adapter.recovery!.hint
       const results = await Promise.all([b!.adapter.recovery!.recover(k, hint), c!.adapter.recovery!.recover(k, hint)])
-      const holders = (await Promise.all([a, b, c].map((node) => node!.adapter.readAll(k)))).filter(Boolean)
+      const holders = (await Promise.all([a, b, c].map((node) => fieldsOf(node!.adapter, k)))).filter(Boolean)
       expect(holders).toEqual([{ f: `r${round}` }])
       // The loser may have moved it on from the winner; either way a single copy exists.
       expect(results.filter(Boolean).length).toBeGreaterThanOrEqual(1)
@@ -117,7 +133,7 @@ describe('memoryAdapter peers: moving a record', () => {
     await a!.adapter.write(k, value('once'))
     const results = await Promise.all(Array.from({ length: 10 }, () => b!.adapter.recovery!.recover(k, undefined)))
     expect(results).toEqual(Array(10).fill(true))
-    await expect(b!.adapter.readAll(k)).resolves.toEqual({ f: 'once' })
+    await expect(fieldsOf(b!.adapter, k)).resolves.toEqual({ f: 'once' })
   })
 })
 
@@ -191,7 +207,7 @@ describe('memoryAdapter peers: the endpoint', () => {
     for (const answer of answers) expect(answer).toEqual({ status: 401, body: 'express-stash: unauthenticated peer request\n' })
     await expect(post(a!.url, '', 'GET')).resolves.toMatchObject({ status: 405 })
     await expect(post(a!.url, 'x'.repeat(10_000))).resolves.toMatchObject({ status: 413 })
-    await expect(a!.adapter.readAll(k)).resolves.toEqual({ f: 'secret' })
+    await expect(fieldsOf(a!.adapter, k)).resolves.toEqual({ f: 'secret' })
   })
 
   test('a genuine request captured and replayed gets nothing the second time', async () => {
@@ -201,7 +217,7 @@ describe('memoryAdapter peers: the endpoint', () => {
     await expect(post(a!.url, text)).resolves.toMatchObject({ status: 200 }) // "not here"
     await a!.adapter.write(k, value('again'))
     await expect(post(a!.url, text)).resolves.toMatchObject({ status: 401 })
-    await expect(a!.adapter.readAll(k)).resolves.toEqual({ f: 'again' })
+    await expect(fieldsOf(a!.adapter, k)).resolves.toEqual({ f: 'again' })
   })
 
   test('a request captured from a peer whose clock is 25 s ahead, replayed 31 s later, takes nothing', async () => {
@@ -220,7 +236,7 @@ describe('memoryAdapter peers: the endpoint', () => {
     } finally {
       Date.now = realNow
     }
-    await expect(a!.adapter.readAll(k)).resolves.toEqual({ f: 'user state' })
+    await expect(fieldsOf(a!.adapter, k)).resolves.toEqual({ f: 'user state' })
   })
 
   test('before a stash attaches its secret, the endpoint answers 503 and moves nothing', async () => {
@@ -264,7 +280,7 @@ describe('memoryAdapter peers: misses that must not fan out', () => {
     expect(asked(list)).toBe(before)
     await b!.write(k, value('later')) // the record turns up on B; a cookie of B's names it
     await expect(c!.recovery!.recover(k, b!.recovery!.hint)).resolves.toBe(true)
-    await expect(c!.readAll(k)).resolves.toEqual({ f: 'later' })
+    await expect(fieldsOf(c!, k)).resolves.toEqual({ f: 'later' })
     await expect(c!.recovery!.recover(k, a!.recovery!.hint)).resolves.toBe(true) // here now: the table comes first
   })
 
@@ -290,9 +306,9 @@ describe('memoryAdapter peers: misses that must not fan out', () => {
     await real.adapter.write(k, value('in flight'))
     await expect(c.adapter.recovery!.recover(k, real.adapter.recovery!.hint)).resolves.toBe(false) // gave up
     await new Promise((resolve) => setTimeout(resolve, 600))
-    await expect(c.adapter.load(k, ['f'])).resolves.toEqual(['in flight'])
+    await expect(valuesOf(c.adapter, k)).resolves.toEqual(['in flight'])
     await expect(c.adapter.recovery!.recover(k, real.adapter.recovery!.hint)).resolves.toBe(true)
-    await expect(real.adapter.readAll(k)).resolves.toBeUndefined()
+    await expect(fieldsOf(real.adapter, k)).resolves.toBeUndefined()
   })
 
   test('a node starts at most 200 searches at once and 100 a second; beyond that a miss asks no peer', async () => {
@@ -312,7 +328,7 @@ describe('memoryAdapter peers: misses that must not fan out', () => {
     const k = key()
     await b!.write(k, value('moved'))
     await expect(c!.recovery!.recover(k, b!.recovery!.hint)).resolves.toBe(true)
-    await expect(a!.readAll(k)).resolves.toBeUndefined()
+    await expect(fieldsOf(a!, k)).resolves.toBeUndefined()
   })
 })
 

@@ -12,7 +12,12 @@ runAdapterContract(jestGlobals, 'memory', () => memoryAdapter())
 
 const TTL = 60
 const uniqueName = () => 'memory-test-' + randomBytes(6).toString('hex')
-const value = (v: string) => ({ set: { f: v }, del: [], ttl: TTL })
+/** A change setting field `f` to `v` for `ttl` seconds. */
+const value = (v: string, ttl = TTL) => ({ set: { f: v }, del: [], expiresAt: { f: Date.now() + ttl * 1000 } })
+/** The values `load` gives, or undefined. */
+const valuesOf = async (adapter: MemoryAdapter, key: string, fields = ['f']) => (await adapter.load(key, fields))?.values
+/** The fields `readAll` gives, or undefined. */
+const fieldsOf = async (adapter: MemoryAdapter, key: string) => (await adapter.readAll(key))?.fields
 
 /** Polls `condition` every 5 ms; resolves to the milliseconds it took, or throws after `timeout`. */
 async function waitFor(condition: () => boolean, timeout: number): Promise<number> {
@@ -35,13 +40,13 @@ describe('memoryAdapter: name sharing', () => {
     const key = randomKey()
     try {
       await a.write(key, value('from a'))
-      await expect(b.load(key, ['f'])).resolves.toEqual(['from a'])
+      await expect(valuesOf(b, key)).resolves.toEqual(['from a'])
       await b.write(key, value('from b'))
-      await expect(a.readAll(key)).resolves.toEqual({ f: 'from b' })
-      await expect(other.load(key, ['f'])).resolves.toBeUndefined()
+      await expect(fieldsOf(a, key)).resolves.toEqual({ f: 'from b' })
+      await expect(valuesOf(other, key)).resolves.toBeUndefined()
       await unnamed1.write(key, value('private'))
-      await expect(unnamed2.load(key, ['f'])).resolves.toBeUndefined()
-      await expect(a.load(key, ['f'])).resolves.toEqual(['from b'])
+      await expect(valuesOf(unnamed2, key)).resolves.toBeUndefined()
+      await expect(valuesOf(a, key)).resolves.toEqual(['from b'])
     } finally {
       await Promise.all([a, b, other, unnamed1, unnamed2].map((adapter) => adapter.close()))
     }
@@ -76,17 +81,17 @@ describe('memoryAdapter: name sharing', () => {
     await a.close()
     await a.close() // a second close must not release b's share
     await expectStashError(a.load(key, ['f']), 'ERR_STASH_CLOSED')
-    await expect(b.load(key, ['f'])).resolves.toEqual(['1'])
+    await expect(valuesOf(b, key)).resolves.toEqual(['1'])
     await b.write(key, value('2'))
-    await expect(b.readAll(key)).resolves.toEqual({ f: '2' })
+    await expect(fieldsOf(b, key)).resolves.toEqual({ f: '2' })
     const late = memoryAdapter({ name }) // joins b's records: the name is still in use
-    await expect(late.readAll(key)).resolves.toEqual({ f: '2' })
+    await expect(fieldsOf(late, key)).resolves.toEqual({ f: '2' })
     await Promise.all([b.close(), late.close()])
 
     const c = memoryAdapter({ name, maxEntries: 5 }) // different options are fine: the old table is gone
     try {
       expect(c.size).toBe(0)
-      await expect(c.load(key, ['f'])).resolves.toBeUndefined()
+      await expect(valuesOf(c, key)).resolves.toBeUndefined()
     } finally {
       await c.close()
     }
@@ -101,24 +106,24 @@ describe('memoryAdapter: maxEntries', () => {
       await adapter.write(k1, value('1'))
       await adapter.write(k2, value('2'))
       await adapter.write(k3, value('3'))
-      await expect(adapter.load(k1, ['f'])).resolves.toEqual(['1']) // k2 is now the least recently used
+      await expect(valuesOf(adapter, k1)).resolves.toEqual(['1']) // k2 is now the least recently used
       await adapter.write(k4, value('4'))
       expect(adapter.size).toBe(3)
-      await expect(adapter.load(k2, ['f'])).resolves.toBeUndefined()
-      await expect(adapter.load(k3, ['f'])).resolves.toEqual(['3'])
-      await expect(adapter.load(k1, ['f'])).resolves.toEqual(['1'])
-      await expect(adapter.load(k4, ['f'])).resolves.toEqual(['4'])
+      await expect(valuesOf(adapter, k2)).resolves.toBeUndefined()
+      await expect(valuesOf(adapter, k3)).resolves.toEqual(['3'])
+      await expect(valuesOf(adapter, k1)).resolves.toEqual(['1'])
+      await expect(valuesOf(adapter, k4)).resolves.toEqual(['4'])
       // Order of use is now k3, k1, k4; updating k3 makes k1 the least recently used.
       await adapter.write(k3, value('3b'))
       await adapter.write(k5, value('5'))
       expect(adapter.size).toBe(3)
-      await expect(adapter.load(k1, ['f'])).resolves.toBeUndefined()
+      await expect(valuesOf(adapter, k1)).resolves.toBeUndefined()
       for (const [key, v] of [
         [k4, '4'],
         [k3, '3b'],
         [k5, '5'],
       ] as const)
-        await expect(adapter.load(key, ['f'])).resolves.toEqual([v])
+        await expect(valuesOf(adapter, key)).resolves.toEqual([v])
     } finally {
       await adapter.close()
     }
@@ -129,7 +134,7 @@ describe('memoryAdapter: sweep', () => {
   test('sweep() removes expired records and resolves to their count', async () => {
     const adapter = memoryAdapter()
     try {
-      for (let i = 0; i < 5; i++) await adapter.write(randomKey(), { set: { f: 'short' }, del: [], ttl: 1 })
+      for (let i = 0; i < 5; i++) await adapter.write(randomKey(), value('short', 1))
       const kept = [randomKey(), randomKey(), randomKey()]
       for (const key of kept) await adapter.write(key, value('long'))
       await sleep(1100)
@@ -137,7 +142,7 @@ describe('memoryAdapter: sweep', () => {
       await expect(adapter.sweep()).resolves.toBe(5)
       expect(adapter.size).toBe(3)
       await expect(adapter.sweep()).resolves.toBe(0)
-      for (const key of kept) await expect(adapter.load(key, ['f'])).resolves.toEqual(['long'])
+      for (const key of kept) await expect(valuesOf(adapter, key)).resolves.toEqual(['long'])
     } finally {
       await adapter.close()
     }
@@ -146,7 +151,7 @@ describe('memoryAdapter: sweep', () => {
   test('a sweep of 20,000 expired records yields to the event loop between batches', async () => {
     const adapter = memoryAdapter({ cleanupBatchSize: 100 })
     try {
-      for (let i = 0; i < 20_000; i++) await adapter.write(`sweep-${i}`, { set: { f: 'x' }, del: [], ttl: 1 })
+      for (let i = 0; i < 20_000; i++) await adapter.write(`sweep-${i}`, value('x', 1))
       await sleep(1100)
       let turns = 0
       let sweeping = true
@@ -169,8 +174,8 @@ describe('memoryAdapter: sweep', () => {
   test('the periodic sweep runs every cleanupInterval', async () => {
     const adapter = memoryAdapter({ cleanupInterval: 50 })
     try {
-      await adapter.write(randomKey(), { set: { f: 'x' }, del: [], ttl: 1 })
-      await adapter.write(randomKey(), { set: { f: 'x' }, del: [], ttl: 2 })
+      await adapter.write(randomKey(), value('x', 1))
+      await adapter.write(randomKey(), value('x', 2))
       expect(adapter.size).toBe(2)
       // Nothing reads the records, so only the timer's sweep can shrink `size`.
       const first = await waitFor(() => adapter.size === 1, 3000)
@@ -192,9 +197,9 @@ describe('memoryAdapter: sweep', () => {
       memoryAdapter({ cleanupInterval: 60000 })
       memoryAdapter({ name: 'shared', cleanupInterval: 60000 })
       const adapter = memoryAdapter({ cleanupInterval: 60000, maxEntries: 10 })
-      adapter.write('k', { set: { f: 'v' }, del: [], ttl: 3600 })
+      adapter.write('k', { set: { f: 'v' }, del: [], expiresAt: { f: Date.now() + 3600000 } })
         .then(() => adapter.load('k', ['f']))
-        .then((values) => { if (values[0] !== 'v') process.exit(3); console.log('done') })`
+        .then((loaded) => { if (loaded.values[0] !== 'v') process.exit(3); console.log('done') })`
     const started = Date.now()
     const child = spawnSync(process.execPath, ['-e', script], { timeout: 5000, encoding: 'utf8' })
     expect({ status: child.status, signal: child.signal, stderr: child.stderr, stdout: child.stdout.trim() }).toEqual({
@@ -260,12 +265,11 @@ describe('memoryAdapter: close', () => {
     await adapter.close()
     const calls: (() => Promise<unknown>)[] = [
       () => adapter.load(key, ['f']),
-      () => adapter.load(key, ['f'], TTL),
       () => adapter.write(key, value('2')),
-      () => adapter.compareAndSet(key, { field: 'f', expected: '1', next: '2', ttl: TTL }),
-      () => adapter.touch(key, TTL),
+      () => adapter.write(key, { set: {}, del: [], expiresAt: {}, existing: true }),
+      () => adapter.compareAndSet(key, { field: 'f', expected: '1', next: '2', expiresAt: value('2').expiresAt }),
       () => adapter.readAll(key),
-      () => adapter.move(key, randomKey(), { f: '1' }, TTL),
+      () => adapter.move(key, randomKey(), { fields: { f: '1' }, expiresAt: value('1').expiresAt, createdAt: undefined }),
       () => adapter.delete(key),
       () => adapter.sweep(),
     ]

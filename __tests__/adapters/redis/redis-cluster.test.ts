@@ -8,6 +8,7 @@ import { createStash, redisAdapter } from '../../../lib/index.js'
 import { cookiePair } from '../../support/http.js'
 import { startRedisCluster, type RedisCluster } from '../../support/redis-cluster.js'
 import { runAdapterContract } from '../../../lib/testing/index.js'
+import { runExpirySuite } from '../../http/expiry-suite.js'
 import { runResurrectionSuite } from '../../http/resurrection-suite.js'
 
 const jestGlobals = { describe, test, beforeAll, afterAll }
@@ -37,10 +38,12 @@ afterAll(async () => {
 runAdapterContract(jestGlobals, 'redis cluster via node-redis', () => redisAdapter({ client: nodeRedis, prefix: prefix() }))
 runAdapterContract(jestGlobals, 'redis cluster via ioredis', () => redisAdapter({ client: ioredis, prefix: prefix() }))
 runResurrectionSuite('redis cluster', () => redisAdapter({ client: ioredis, prefix: prefix() }))
+runExpirySuite('redis cluster', () => redisAdapter({ client: nodeRedis, prefix: prefix() }))
 
 it('spreads records over every master', async () => {
   const adapter = redisAdapter({ client: ioredis, prefix: 'spread:' })
-  for (let i = 0; i < 30; i++) await adapter.write(`record-${i}`, { set: { a: String(i) }, del: [], ttl: 60 })
+  for (let i = 0; i < 30; i++)
+    await adapter.write(`record-${i}`, { set: { a: String(i) }, del: [], expiresAt: { a: Date.now() + 60_000 } })
   const counts = await Promise.all(ioredis.nodes('master').map((node) => node.dbsize()))
   expect(counts.every((count) => count > 0)).toBe(true)
   expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(30)
@@ -77,7 +80,7 @@ it.each(['node-redis', 'ioredis'])(
       adapter: redisAdapter({ client, prefix: mine }),
     })
     const bystander = redisAdapter({ client, prefix: prefix() })
-    await bystander.write('untouched', { set: { a: '1' }, del: [], ttl: 60 })
+    await bystander.write('untouched', { set: { a: '1' }, del: [], expiresAt: { a: Date.now() + 60_000 } })
     const app = express().use(stash)
     app.get('/', (req, res) => res.json((req.stash.n = 1)))
     app.post('/login', async (req, res) => {
@@ -93,7 +96,7 @@ it.each(['node-redis', 'ioredis'])(
     expect(await stash.length()).toBe(10)
     expect(await stash.clear()).toBe(10)
     expect(await stash.ids()).toEqual([])
-    expect(await bystander.load('untouched', ['a'])).toEqual(['1'])
+    expect((await bystander.load('untouched', ['a']))?.values).toEqual(['1'])
     await Promise.all([stash.close(), bystander.close()])
   },
 )
@@ -123,3 +126,30 @@ it.each(['node-redis', 'ioredis'])(
     await stash.close()
   },
 )
+
+it.each(['node-redis', 'ioredis'])('keeps per-field expiries on the cluster via %s, each call in one slot', async (kind) => {
+  const client = kind === 'node-redis' ? nodeRedis : ioredis
+  const adapter = redisAdapter({ client, prefix: prefix() })
+  const now = Date.now()
+  for (const key of ['plain', '{o}one', '{p}two']) {
+    await adapter.write(key, { set: { a: '1', b: '2' }, del: [], expiresAt: { a: now + 60_000, b: now + 50 } })
+    await new Promise((resolve) => setTimeout(resolve, 80))
+    expect(await adapter.load(key, ['a', 'b'])).toMatchObject({ values: ['1', undefined], expiresAt: [now + 60_000, undefined] })
+    const swap = { field: 'b', expected: undefined, next: '3', expiresAt: { b: now + 90_000 }, existing: true }
+    expect(await adapter.compareAndSet(key, swap)).toEqual({ ok: true })
+    expect(await adapter.load(`missing${key}`, ['a'])).toBeUndefined() // the LOAD script, routed by its key
+  }
+  // Across slots (REPLACE, then DELETE) and within one owner's slot (MOVE).
+  const one = (await adapter.readAll('{o}one'))!
+  expect(one).toEqual({
+    fields: { a: '1', b: '3' },
+    expiresAt: { a: now + 60_000, b: now + 90_000 },
+    createdAt: expect.any(Number),
+  })
+  await adapter.move('{o}one', '{q}moved', one)
+  expect(await adapter.readAll('{q}moved')).toEqual(one)
+  await adapter.move('{p}two', '{p}three', (await adapter.readAll('{p}two'))!)
+  expect(await adapter.ownerKeys!('p')).toEqual(['{p}three'])
+  expect(await adapter.ownerKeys!('o')).toEqual([])
+  await adapter.close()
+})

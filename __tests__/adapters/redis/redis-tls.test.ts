@@ -61,8 +61,8 @@ afterAll(async () => {
 
 it('connects over TLS with a rediss:// URL and client options', async () => {
   const adapter = redisAdapter({ url: `rediss://127.0.0.1:${tlsPort}`, socket: { tls: true, ca } })
-  await adapter.write('tls', { set: { a: '1' }, del: [], ttl: 60 })
-  expect(await adapter.load('tls', ['a'])).toEqual(['1'])
+  await adapter.write('tls', { set: { a: '1' }, del: [], expiresAt: { a: Date.now() + 60_000 } })
+  expect((await adapter.load('tls', ['a']))?.values).toEqual(['1'])
   expect(await server.cli('HGET', 'stash:tls', 'a')).toBe('1')
   await adapter.close()
 })

@@ -4,7 +4,7 @@ import Redis5 from 'ioredis5'
 import { createClient } from 'redis'
 import { createClient as createClient4 } from 'redis4'
 import { createClient as createClient5 } from 'redis5'
-import { redisAdapter, StashUnavailableError, type RedisAdapter } from '../../../lib/index.js'
+import { redisAdapter, StashUnavailableError, type LoadedRecord, type RedisAdapter } from '../../../lib/index.js'
 import { sleep } from '../../support/redis-process.js'
 import { startRedis, type RedisServer } from '../../support/redis-server.js'
 import { runAdapterContract } from '../../../lib/testing/index.js'
@@ -53,148 +53,9 @@ runAdapterContract(jestGlobals, 'redis via ioredis 5', () => redisAdapter({ clie
 runAdapterContract(jestGlobals, 'redis via URL', () => redisAdapter(server.url, { prefix: prefix() }))
 
 describe('redisAdapter', () => {
-  const write = (adapter: RedisAdapter, record: string) => adapter.write(record, { set: { a: '1' }, del: [], ttl: 60 })
-
-  it('stores one hash per record under the prefix, with one field per key and the marker field holding its size', async () => {
-    const adapter = redisAdapter({ client: nodeRedis, prefix: 'layout:' })
-    await adapter.write('rec', { set: { cart: '[1]', theme: '"dark"' }, del: [], ttl: 30 })
-    expect(await nodeRedis.sendCommand(['TYPE', 'layout:rec'])).toBe('hash')
-    // The marker: 'cart' + '[1]' and 'theme' + '"dark"' are 7 + 11 bytes.
-    expect(await nodeRedis.hGetAll('layout:rec')).toEqual({ '': '18', cart: '[1]', theme: '"dark"' })
-    const ttl = Number(await nodeRedis.sendCommand(['TTL', 'layout:rec']))
-    expect(ttl).toBeGreaterThan(28)
-    expect(ttl).toBeLessThanOrEqual(30)
-    expect(await adapter.readAll('rec')).toEqual({ cart: '[1]', theme: '"dark"' })
-    // Deleting the last key deletes the record, marker and all.
-    await adapter.write('rec', { set: {}, del: ['cart', 'theme'], ttl: 30 })
-    expect(await nodeRedis.exists('layout:rec')).toBe(0)
-    await adapter.compareAndSet('rec', { field: 'cart', expected: undefined, next: '[2]', ttl: 30 })
-    expect(await nodeRedis.hGetAll('layout:rec')).toEqual({ '': '7', cart: '[2]' })
-    await adapter.compareAndSet('rec', { field: 'cart', expected: '[2]', next: undefined, ttl: 30 })
-    expect(await nodeRedis.exists('layout:rec')).toBe(0)
-    await adapter.close()
-  })
-
-  it('keeps the size in the marker, so a write measures only the fields it changes', async () => {
-    const adapter = redisAdapter({ client: nodeRedis, prefix: 'size:' })
-    const big = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'x'.repeat(100)]))
-    await adapter.write('rec', { set: big, del: [], ttl: 30, maxBytes: 10_000 })
-    const size = 50 * 100 + Object.keys(big).join('').length
-    expect(await nodeRedis.hGet('size:rec', '')).toBe(String(size))
-    await nodeRedis.sendCommand(['CONFIG', 'RESETSTAT'])
-    await adapter.write('rec', { set: { k0: 'y' }, del: ['k1'], ttl: 30, maxBytes: 10_000 })
-    const stats = String(await nodeRedis.sendCommand<string>(['INFO', 'commandstats']))
-    expect(stats).not.toMatch(/cmdstat_hkeys:/)
-    expect(/cmdstat_hstrlen:calls=(\d+)/.exec(stats)?.[1]).toBe('2') // k0 and k1, not the 48 others
-    expect(await nodeRedis.hGet('size:rec', '')).toBe(String(size - 100 - 2 - 100 + 1))
-    // The kept size decides maxBytes as a full measure would.
-    await expect(
-      adapter.write('rec', { set: { k2: 'z'.repeat(5_500) }, del: [], ttl: 30, maxBytes: 10_000 }),
-    ).rejects.toMatchObject({
-      code: 'ERR_STASH_TOO_LARGE',
-    })
-    // A record written without a size (an earlier version, or by hand) is measured once.
-    await nodeRedis.sendCommand(['HSET', 'size:old', 'a', '12345', 'b', '678'])
-    await adapter.write('old', { set: { c: '9' }, del: [], ttl: 30 })
-    expect(await nodeRedis.hGet('size:old', '')).toBe(String(6 + 4 + 2))
-    await adapter.close()
-  })
-
-  describe('a load', () => {
-    /** Calls per command Redis counted while `run` ran (scripts' inner commands included). */
-    async function commandsDuring(run: () => Promise<unknown>): Promise<Record<string, number>> {
-      await nodeRedis.sendCommand(['CONFIG', 'RESETSTAT'])
-      await run()
-      const stats: Record<string, number> = {}
-      const text = String(await nodeRedis.sendCommand<string>(['INFO', 'commandstats']))
-      for (const [, name, calls] of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-        if (!/^(config|info)\b/.test(name!)) stats[name!] = Number(calls)
-      }
-      return stats
-    }
-
-    it('of an existing record is one HMGET and one PEXPIRE GT, no script, and pushes the expiry out', async () => {
-      const adapter = redisAdapter({ client: nodeRedis, prefix: 'plain:' })
-      await adapter.write('rec', { set: { a: '1' }, del: [], ttl: 30 })
-      const commands = await commandsDuring(async () =>
-        expect(await adapter.load('rec', ['a', 'b'], 600)).toEqual(['1', undefined]),
-      )
-      expect(commands).toEqual({ hmget: 1, pexpire: 1 })
-      expect(Number(await nodeRedis.sendCommand(['TTL', 'plain:rec']))).toBeGreaterThan(590)
-      // GT: a shorter ttl never shortens the expiry.
-      await adapter.load('rec', ['a'], 10)
-      expect(Number(await nodeRedis.sendCommand(['TTL', 'plain:rec']))).toBeGreaterThan(590)
-      // Without touch: the HMGET alone.
-      expect(await commandsDuring(() => adapter.load('rec', ['a']))).toEqual({ hmget: 1 })
-      await adapter.close()
-    })
-
-    it('slides an expiry once per burst: the next loads within 1 % of the ttl send the HMGET alone', async () => {
-      const adapter = redisAdapter({ client: nodeRedis, prefix: 'burst:' })
-      await adapter.write('rec', { set: { a: '1' }, del: [], ttl: 30 })
-      expect(await commandsDuring(() => adapter.load('rec', ['a'], 600))).toEqual({ hmget: 1, pexpire: 1 })
-      expect(await commandsDuring(() => adapter.load('rec', ['a'], 600))).toEqual({ hmget: 1 })
-      // A longer ttl pushes the expiry further: touched at once.
-      expect(await commandsDuring(() => adapter.load('rec', ['a'], 900))).toEqual({ hmget: 1, pexpire: 1 })
-      expect(Number(await nodeRedis.sendCommand(['TTL', 'burst:rec']))).toBeGreaterThan(890)
-      // 1 % of a 1 s ttl is 10 ms: past it, the next load touches again.
-      await adapter.write('short', { set: { a: '1' }, del: [], ttl: 1 })
-      expect(await commandsDuring(() => adapter.load('short', ['a'], 1))).toEqual({ hmget: 1, pexpire: 1 })
-      await sleep(30)
-      expect(await commandsDuring(() => adapter.load('short', ['a'], 1))).toEqual({ hmget: 1, pexpire: 1 })
-      // Another process (adapter) touches on its own first load.
-      const other = redisAdapter({ client: nodeRedis, prefix: 'burst:' })
-      expect(await commandsDuring(() => other.load('rec', ['a'], 900))).toEqual({ hmget: 1, pexpire: 1 })
-      await other.close()
-      await adapter.close()
-    })
-
-    it('that the commands cannot settle asks the script: a missing record, one written without the marker', async () => {
-      const adapter = redisAdapter({ client: nodeRedis, prefix: 'legacy:' })
-      const missing = await commandsDuring(async () => expect(await adapter.load('gone', ['a'], 60)).toBeUndefined())
-      expect(missing).toMatchObject({ hmget: 1, evalsha: 1, pttl: 1 })
-      // A record from before the marker: values it has are read by the commands alone...
-      await nodeRedis.sendCommand(['HSET', 'legacy:old', 'a', '"x"'])
-      await nodeRedis.sendCommand(['EXPIRE', 'legacy:old', '30'])
-      const found = await commandsDuring(async () =>
-        expect(await adapter.load('old', ['a', 'b'], 60)).toEqual(['"x"', undefined]),
-      )
-      expect(found).toEqual({ hmget: 1, pexpire: 1 })
-      // ...and one holding none of the keys asked for still exists, as the script tells.
-      expect(await adapter.load('old', ['b'], 60)).toEqual([undefined])
-      expect(Number(await nodeRedis.sendCommand(['TTL', 'legacy:old']))).toBeGreaterThan(50)
-      await adapter.close()
-    })
-
-    it('falls back to the script for good on a server without PEXPIRE GT (Redis < 7)', async () => {
-      // A client in front of the real server that answers PEXPIRE ... GT as Redis 6 does.
-      class ErrorReply extends Error {}
-      const pexpires: string[][] = []
-      const redis6 = {
-        get isReady() {
-          return nodeRedis.isReady
-        },
-        sendCommand(args: string[], options?: unknown) {
-          if (args[0] === 'PEXPIRE') {
-            pexpires.push(args)
-            return Promise.reject(new ErrorReply("ERR wrong number of arguments for 'pexpire' command"))
-          }
-          return nodeRedis.sendCommand(args, options as never)
-        },
-      }
-      const adapter = redisAdapter({ client: redis6, prefix: 'six:' })
-      await adapter.write('rec', { set: { a: '1' }, del: [], ttl: 30 })
-      expect(await adapter.load('rec', ['a'], 600)).toEqual(['1'])
-      expect(Number(await nodeRedis.sendCommand(['TTL', 'six:rec']))).toBeGreaterThan(590) // by the script
-      expect(pexpires).toHaveLength(1)
-      const later = await commandsDuring(async () => expect(await adapter.load('rec', ['a'], 900)).toEqual(['1']))
-      expect(later).toMatchObject({ evalsha: 1 })
-      expect(later.hmget).toBe(1)
-      expect(pexpires).toHaveLength(1)
-      expect(Number(await nodeRedis.sendCommand(['TTL', 'six:rec']))).toBeGreaterThan(890)
-      await adapter.close()
-    })
-  })
+  const write = (adapter: RedisAdapter, record: string) =>
+    adapter.write(record, { set: { a: '1' }, del: [], expiresAt: { a: Date.now() + 60_000 } })
+  const valuesOf = async (loading: Promise<LoadedRecord | undefined>) => (await loading)?.values
 
   it('leaves a handed-in client open, and closes a client it created', async () => {
     const handed = redisAdapter({ client: nodeRedis })
@@ -217,7 +78,7 @@ describe('redisAdapter', () => {
     await server.cli('ACL', 'SETUSER', 'stasher', 'on', '>s3cret', '~*', '+@all')
     const good = redisAdapter(`redis://stasher:s3cret@127.0.0.1:${server.port}`, { timeout: 2000 })
     await write(good, 'acl')
-    expect(await good.load('acl', ['a'])).toEqual(['1'])
+    expect(await valuesOf(good.load('acl', ['a']))).toEqual(['1'])
     await good.close()
     const bad = redisAdapter(`redis://stasher:wrong@127.0.0.1:${server.port}`, { timeout: 500 })
     const err = await bad.load('acl', ['a']).catch((e: unknown) => e)
@@ -234,7 +95,7 @@ describe('redisAdapter', () => {
       const started = Date.now()
       const results = await Promise.allSettled([
         adapter.load('slow', ['a']),
-        adapter.write('slow', { set: { b: '2' }, del: [], ttl: 60 }),
+        adapter.write('slow', { set: { b: '2' }, del: [], expiresAt: { b: Date.now() + 60_000 } }),
       ])
       expect(Date.now() - started).toBeLessThan(800)
       expect(results.map((r) => (r as PromiseRejectedResult).reason)).toEqual([
@@ -244,7 +105,7 @@ describe('redisAdapter', () => {
     } finally {
       await server.resume()
     }
-    expect(await adapter.load('slow', ['a'])).toEqual(['1'])
+    expect(await valuesOf(adapter.load('slow', ['a']))).toEqual(['1'])
   })
 
   it('fails fast without queueing while the server is down, and recovers when it returns', async () => {
@@ -257,9 +118,9 @@ describe('redisAdapter', () => {
         // command was in flight. Each call is bounded by the 400 ms timeout (waiting for a
         // reconnect counts against it).
         let started = Date.now()
-        await expect(adapter.write('down', { set: { late: 'x' }, del: [], ttl: 60 })).rejects.toBeInstanceOf(
-          StashUnavailableError,
-        )
+        await expect(
+          adapter.write('down', { set: { late: 'x' }, del: [], expiresAt: { late: Date.now() + 60_000 } }),
+        ).rejects.toBeInstanceOf(StashUnavailableError)
         expect(Date.now() - started).toBeLessThan(400 + 250)
         started = Date.now()
         await expect(adapter.load('down', ['a'])).rejects.toBeInstanceOf(StashUnavailableError)
@@ -291,7 +152,7 @@ describe('redisAdapter', () => {
     }
     const adapter = redisAdapter({ client: recording, prefix: prefix() })
     await write(adapter, 'timer')
-    expect(await adapter.load('timer', ['a'])).toEqual(['1'])
+    expect(await valuesOf(adapter.load('timer', ['a']))).toEqual(['1'])
     for await (const batch of adapter.keys!()) expect(batch).toEqual(['timer'])
     expect(seen.length).toBeGreaterThanOrEqual(3)
     expect(new Set(seen.map((options) => JSON.stringify(options)))).toEqual(new Set(['{"timeout":0}']))

@@ -1,16 +1,23 @@
 /**
- * The record operations of the memory adapter (load, write, compare-and-set, touch, read, move,
- * delete) over its table, and the byte accounting behind `maxBytes` and `maxMemory`. Every
- * change is applied synchronously, so compare-and-set is atomic.
+ * The record operations of the memory adapter (load, write, compare-and-set, read, move, delete)
+ * over its table, with each field's expiry and the byte accounting behind `maxBytes` and
+ * `maxMemory`. Every change is applied synchronously, so compare-and-set is atomic.
  * @module
  */
-import type { CompareAndSetResult, FieldSwap, RecordChange, StashAdapter } from '../../store/adapter.js'
+import type {
+  CompareAndSetResult,
+  FieldSwap,
+  LoadedRecord,
+  RecordChange,
+  StashAdapter,
+  StoredRecord,
+} from '../../store/adapter.js'
 import { StashError, tooLargeError } from '../../errors.js'
 import { assertNotMoved } from './memory-moves.js'
-import { fieldSize, fieldsOf, type MemoryRecord, type MemoryTable } from './memory-table.js'
+import { expiryOf, fieldsOf, liveFields, recordOf, type MemoryRecord, type MemoryTable } from './memory-table.js'
 
 /** The record methods of a {@link StashAdapter}. @internal */
-export type RecordOperations = Pick<StashAdapter, 'load' | 'write' | 'compareAndSet' | 'touch' | 'readAll' | 'move' | 'delete'>
+export type RecordOperations = Pick<StashAdapter, 'load' | 'write' | 'compareAndSet' | 'readAll' | 'move' | 'delete'>
 
 /**
  * The record methods of a memory adapter; `open()` returns its table, or throws once the
@@ -19,19 +26,18 @@ export type RecordOperations = Pick<StashAdapter, 'load' | 'write' | 'compareAnd
  */
 export function recordOperations(open: () => MemoryTable): RecordOperations {
   return {
-    async load(key, fields, ttl) {
+    async load(key, fields) {
       const now = Date.now()
       const record = open().get(key, now)
-      if (record === undefined) return undefined
-      if (ttl !== undefined) extendExpiry(record, ttl, now)
-      return fields.map((field) => record.fields.get(field))
+      return record === undefined ? undefined : loaded(record, fields, now)
     },
     async write(key, change) {
       const now = Date.now()
       const table = open()
       assertNotMoved(table, key, now)
-      if (change.existing === true && table.get(key, now) === undefined) return 'gone'
-      applyChange(table, key, change, now)
+      const current = table.get(key, now)
+      if (change.existing === true && current === undefined) return 'gone'
+      applyChange(table, key, current, change, now)
     },
     async compareAndSet(key, swap): Promise<CompareAndSetResult> {
       const now = Date.now()
@@ -39,30 +45,26 @@ export function recordOperations(open: () => MemoryTable): RecordOperations {
       assertNotMoved(table, key, now)
       const record = table.get(key, now)
       if (swap.existing === true && record === undefined) return { ok: false, current: undefined, gone: true }
-      const current = record?.fields.get(swap.field)
+      const field = record?.fields.get(swap.field)
+      const current = field !== undefined && field.expiresAt > now ? field.value : undefined
       if (current !== swap.expected) return { ok: false, current }
-      applyChange(table, key, changeOfSwap(swap), now)
+      applyChange(table, key, record, changeOfSwap(swap), now)
       return { ok: true }
     },
-    async touch(key, ttl) {
+    async readAll(key) {
       const now = Date.now()
       const record = open().get(key, now)
-      if (record !== undefined) extendExpiry(record, ttl, now)
-      return record !== undefined
+      return record === undefined ? undefined : storedRecord(record, now)
     },
-    async readAll(key) {
-      const record = open().get(key, Date.now())
-      return record === undefined ? undefined : Object.fromEntries(record.fields)
-    },
-    async move(from, to, fields, ttl) {
+    async move(from, to, stored) {
+      const now = Date.now()
       const table = open()
-      if (table.get(from, Date.now()) === undefined) return 'gone'
-      const { fields: map, bytes } = fieldsOf(fields)
-      assertWithinBudget(table, bytes)
+      if (table.get(from, now) === undefined) return 'gone'
+      const record = recordOf(fieldsOf(stored.fields, stored.expiresAt), stored.createdAt ?? now, now)
+      assertWithinBudget(table, record?.bytes ?? 0)
       table.records.delete(from)
       table.records.delete(to)
-      if (map.size === 0) return
-      table.set(to, { fields: map, bytes, expiresAt: Date.now() + ttl * 1000, used: 0 })
+      if (record !== undefined) table.set(to, record)
     },
     async delete(key) {
       open().records.delete(key)
@@ -70,34 +72,60 @@ export function recordOperations(open: () => MemoryTable): RecordOperations {
   }
 }
 
-/** Slides the expiry of `record` to `ttl` seconds from `now`; never shortens it. */
-function extendExpiry(record: MemoryRecord, ttl: number, now: number): void {
-  record.expiresAt = Math.max(record.expiresAt, now + ttl * 1000)
+/** What `load` gives of `fields` of `record` at `now`: one lookup per field (the hot path). */
+function loaded(record: MemoryRecord, fields: readonly string[], now: number): LoadedRecord {
+  const values: (string | undefined)[] = []
+  const expiresAt: (number | undefined)[] = []
+  for (const name of fields) {
+    const field = record.fields.get(name)
+    const live = field !== undefined && field.expiresAt > now
+    values.push(live ? field.value : undefined)
+    expiresAt.push(live ? field.expiresAt : undefined)
+  }
+  return { values, expiresAt, createdAt: record.createdAt }
+}
+
+/** What `readAll` gives of `record` at `now`: its live fields. */
+function storedRecord(record: MemoryRecord, now: number): StoredRecord {
+  const fields: Record<string, string> = {}
+  const expiresAt: Record<string, number> = {}
+  for (const [name, field] of liveFields(record, now)) {
+    fields[name] = field.value
+    expiresAt[name] = field.expiresAt
+  }
+  return { fields, expiresAt, createdAt: record.createdAt }
 }
 
 /** The change a successful compare-and-set applies: `next` set, or the field deleted when it is `undefined`. */
-function changeOfSwap({ field, next, ttl, maxBytes, exact }: FieldSwap): RecordChange {
-  return { set: next === undefined ? {} : { [field]: next }, del: next === undefined ? [field] : [], ttl, maxBytes, exact }
+function changeOfSwap({ field, next, expiresAt, maxBytes }: FieldSwap): RecordChange {
+  return { set: next === undefined ? {} : { [field]: next }, del: next === undefined ? [field] : [], expiresAt, maxBytes }
 }
 
-/** Applies a change set to one record, synchronously (so compare-and-set is atomic). */
-function applyChange(table: MemoryTable, key: string, change: RecordChange, now: number): void {
-  const current = table.get(key, now)
-  const fields = new Map(current?.fields)
-  let bytes = current?.bytes ?? 0
-  for (const field of change.del) {
-    bytes -= fieldSize(field, fields.get(field))
-    fields.delete(field)
+/**
+ * Applies a change set to `current`, the live record under `key` (or none), synchronously (so
+ * compare-and-set is atomic): expired fields go, `del` and `set` apply, and `expiresAt` slides or
+ * shortens the live fields it names. A record left with no live field is deleted.
+ */
+function applyChange(
+  table: MemoryTable,
+  key: string,
+  current: MemoryRecord | undefined,
+  change: RecordChange,
+  now: number,
+): void {
+  const fields = new Map(current === undefined ? [] : liveFields(current, now))
+  for (const name of change.del) fields.delete(name)
+  for (const [name, value] of Object.entries(change.set)) fields.set(name, { value, expiresAt: expiryOf(change.expiresAt, name) })
+  for (const [name, expiresAt] of Object.entries(change.expiresAt)) {
+    const field = fields.get(name) // live, or just set: an expiry brings back no field
+    if (field !== undefined) fields.set(name, { value: field.value, expiresAt })
   }
-  for (const [field, value] of Object.entries(change.set)) {
-    bytes += fieldSize(field, value) - fieldSize(field, fields.get(field))
-    fields.set(field, value)
-  }
+  const record = recordOf(fields, current?.createdAt ?? now, now)
+  const bytes = record?.bytes ?? 0
   if (change.maxBytes !== undefined && bytes > change.maxBytes) throw tooLargeError(bytes, change.maxBytes)
   assertWithinBudget(table, bytes)
-  if (fields.size === 0) return void table.records.delete(key)
-  const until = now + change.ttl * 1000 // with `exact` the expiry is the ttl even when shorter, else it only grows
-  table.set(key, { fields, bytes, expiresAt: change.exact === true ? until : Math.max(current?.expiresAt ?? 0, until), used: 0 })
+  if (record === undefined) table.records.delete(key)
+  else table.set(key, record)
 }
 
 /** A record larger than the whole `maxMemory` would evict everything, itself included: refused. */

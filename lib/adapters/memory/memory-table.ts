@@ -9,29 +9,76 @@ import type { StashEviction } from '../../store/adapter.js'
 import { Tombstones } from './tombstones.js'
 import { ShardedMap } from './sharded-map.js'
 
-/** One record of the table. @internal */
+/** One field of a record: its value and when it expires. @internal */
+export interface MemoryField {
+  /** The serialized value. */
+  readonly value: string
+  /** When (`Date.now()`) the field expires. */
+  readonly expiresAt: number
+}
+
+/**
+ * One record of the table. A record is replaced, never changed, by a write: its fields and
+ * bytes are fixed while it is in the table (a field that expires stays, absent to every read,
+ * until the next write of the record drops it).
+ * @internal
+ */
 export interface MemoryRecord {
-  /** Field name → value. */
-  readonly fields: Map<string, string>
-  /** When (`Date.now()`) the record expires. */
-  expiresAt: number
-  /** UTF-8 bytes of the field names and values: fixed while the record is in the table. */
+  /** Field name → value and expiry. */
+  readonly fields: ReadonlyMap<string, MemoryField>
+  /** When (`Date.now()`) the record was created. */
+  readonly createdAt: number
+  /** When (`Date.now()`) its last field expires, and so the record. */
+  readonly expiresAt: number
+  /** UTF-8 bytes of the field names and values. */
   readonly bytes: number
   /** Least-recently-used stamp, kept by the table. */
   used: number
 }
 
-/** UTF-8 bytes of one stored field (name and value), as `maxBytes` and `maxMemory` count them; 0 when absent. @internal */
-export function fieldSize(field: string, value: string | undefined): number {
-  return value === undefined ? 0 : Buffer.byteLength(field) + Buffer.byteLength(value)
+/** UTF-8 bytes of one stored field (name and value), as `maxBytes` and `maxMemory` count them. */
+function fieldSize(field: string, value: string): number {
+  return Buffer.byteLength(field) + Buffer.byteLength(value)
 }
 
-/** The fields of a record to store, from a plain object, with their stored bytes. @internal */
-export function fieldsOf(values: Readonly<Record<string, string>>): { fields: Map<string, string>; bytes: number } {
-  const fields = new Map(Object.entries(values))
+/**
+ * The record to store for `fields` (those expired at `now` are dropped from the map), with its
+ * expiry and bytes; `undefined` when no field is live.
+ * @internal
+ */
+export function recordOf(fields: Map<string, MemoryField>, createdAt: number, now: number): MemoryRecord | undefined {
   let bytes = 0
-  for (const [field, value] of fields) bytes += fieldSize(field, value)
-  return { fields, bytes }
+  let expiresAt = now
+  for (const [name, field] of fields) {
+    if (field.expiresAt <= now) fields.delete(name)
+    else {
+      bytes += fieldSize(name, field.value)
+      expiresAt = Math.max(expiresAt, field.expiresAt)
+    }
+  }
+  return fields.size === 0 ? undefined : { fields, createdAt, expiresAt, bytes, used: 0 }
+}
+
+/** The fields of `record` still live at `now`. @internal */
+export function liveFields(record: MemoryRecord, now: number): [string, MemoryField][] {
+  return [...record.fields].filter(([, field]) => field.expiresAt > now)
+}
+
+/** The fields of a record to store, from plain objects of values and of their expiries (one per value). @internal */
+export function fieldsOf(
+  values: Readonly<Record<string, string>>,
+  expiresAt: Readonly<Record<string, number>>,
+): Map<string, MemoryField> {
+  const fields = new Map<string, MemoryField>()
+  for (const [name, value] of Object.entries(values)) fields.set(name, { value, expiresAt: expiryOf(expiresAt, name) })
+  return fields
+}
+
+/** The expiry `expiresAt` gives `field`, which the caller stores: a TypeError when it gives none. @internal */
+export function expiryOf(expiresAt: Readonly<Record<string, number>>, field: string): number {
+  const until = Object.hasOwn(expiresAt, field) ? expiresAt[field] : undefined
+  if (typeof until !== 'number') throw new TypeError(`express-stash: field "${field}" is stored without its expiry (expiresAt)`)
+  return until
 }
 
 /** The resolved options a table works with. @internal */
@@ -77,7 +124,7 @@ export class MemoryTable {
     this.timer.unref()
   }
 
-  /** Stored bytes held (field names and values), expired records not yet swept included. */
+  /** Stored bytes held (field names and values), expired records and fields not yet dropped included. */
   get bytes(): number {
     return this.records.bytes
   }

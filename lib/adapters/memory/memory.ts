@@ -53,7 +53,7 @@ const registry: Map<string, MemoryTable> =
 export interface MemoryAdapter extends StashAdapter {
   /** Records currently held, expired ones not yet swept included. */
   readonly size: number
-  /** Stored bytes currently held (what `maxMemory` limits), expired records not yet swept included. */
+  /** Stored bytes currently held (what `maxMemory` limits), expired records not yet swept and expired fields not yet rewritten included. */
   readonly bytes: number
   /** Runs a sweep now (or joins the one running); resolves to the number of expired records removed. */
   sweep(): Promise<number>
@@ -74,8 +74,10 @@ export interface MemoryAdapter extends StashAdapter {
 
 /**
  * The default adapter: records in this process's memory (the ETS analogue). Values are kept
- * serialized, so restored data is always a copy. Expired records are removed lazily on access
- * and by a periodic sweep that yields to the event loop; timers never keep the process alive.
+ * serialized, so restored data is always a copy. Each field expires on its own: an expired field
+ * is absent at once and removed by the next write of its record; a record whose last field has
+ * expired is removed on access and by a periodic sweep that yields to the event loop. Timers never
+ * keep the process alive.
  * Past `maxMemory` (64 MiB) of stored bytes, the least recently used records are evicted.
  *
  * @example

@@ -5,6 +5,7 @@
  * @module
  */
 import { ownerOfKey, type StashAdapter } from '../../store/adapter.js'
+import { expiryArgument } from './redis-layout.js'
 import type { RedisLink } from './redis-link.js'
 import { DELETE, DELETE_OWNER, MOVE, OWNER_KEYS, REPLACE } from './redis-scripts.js'
 
@@ -15,20 +16,26 @@ export type RedisOwnerCalls = Pick<StashAdapter, 'move'> & Required<Pick<StashAd
 export function ownerCalls(link: RedisLink): RedisOwnerCalls {
   const { script, scriptKeys, redisKey, indexKey, settings } = link
   return {
-    async move(from, to, fields, ttl) {
-      const pairs = Object.entries(fields).flat()
+    async move(from, to, record) {
+      const now = String(Date.now())
+      const created = record.createdAt === undefined ? '' : String(record.createdAt)
+      const triples = Object.entries(record.fields).flatMap(([field, value]) => [
+        field,
+        value,
+        expiryArgument(record.expiresAt, field),
+      ])
       const fromOwner = ownerOfKey(from)
       const toOwner = ownerOfKey(to)
       const oneSlot = from === to || (fromOwner !== undefined && fromOwner === toOwner)
       if (oneSlot || !(await link.driver()).cluster) {
         // One hash slot (one owner), or one server: atomic everywhere, the owner indexes included.
         const [layout, indexes] = moveIndexes(fromOwner, toOwner, indexKey)
-        const moved = Number(await script(MOVE, [redisKey(from), redisKey(to), ...indexes], [String(ttl), layout, ...pairs]))
+        const moved = Number(await script(MOVE, [redisKey(from), redisKey(to), ...indexes], [now, layout, created, ...triples]))
         if (moved === 0) return 'gone'
       } else {
         // Two hash slots: write the new record first, so a failure never loses the data; if the
         // old one is gone by then (revoked meanwhile), take the new one back: its ID was never sent.
-        await script(REPLACE, scriptKeys(to), [String(ttl), ...pairs])
+        await script(REPLACE, scriptKeys(to), [now, created, ...triples])
         if (Number(await script(DELETE, scriptKeys(from), [])) === 0) {
           await script(DELETE, scriptKeys(to), [])
           return 'gone'

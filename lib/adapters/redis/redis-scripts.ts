@@ -36,75 +36,97 @@ export function evalOnNoScript(command: string[], script: RedisScript, err: unkn
 
 /**
  * The field every record written by this version holds, named with the empty string (which no
- * stored key can take): it tells an existing record from a missing one in the same `HMGET` that
- * reads the values, and its value is the record's size in bytes (the names and values of its
- * other fields, what `maxBytes` limits), kept by every write so that a write measures only the
- * fields it changes.
+ * stored key can take): the record's metadata as JSON, `{"c": createdAt, "f": {"<field>":
+ * [expiresAt, bytes], ...}}` (redis-layout.ts reads it), one entry per live field with its expiry
+ * (ms since the epoch) and its size (UTF-8 bytes of name and value, what `maxBytes` limits). The
+ * same `HMGET` that reads the values reads it, and a write measures only the fields it changes.
+ * Earlier layouts, still read: the record's size as a decimal string, or no marker at all; their
+ * fields live as long as the key, and their first write converts them.
  */
 export const MARKER = ''
 
-// Shared Lua: push the expiry to at least `ttl` seconds from now, never shorten it (like EXPIRE
-// GT, which Redis < 7 lacks; compared in milliseconds so rounding never cuts it short), keep the
-// owner index, and keep the record's size in its marker.
-const HELPERS = `
-local function extend(key, ttl)
-  if ttl > 0 and redis.call('PTTL', key) < ttl * 1000 then redis.call('PEXPIRE', key, ttl * 1000) end
+// Shared Lua. Times are the caller's `now` (Date.now()), never TIME; a record's key expires
+// exactly when its last live field does, and its owner index (KEYS[2], or as MOVE says) lives
+// at least as long as each of its records.
+const LAYOUT = `
+-- The metadata of a marker of this layout, or nil (an earlier layout, or no record).
+local function meta_of(marker)
+  if not marker or string.sub(marker, 1, 1) ~= '{' then return nil end
+  local ok, meta = pcall(cjson.decode, marker)
+  if ok and type(meta) == 'table' and type(meta.f) == 'table' then return meta end
+  return nil
 end
--- The owner index (KEYS[2] when the record belongs to an owner): a set of the owner's record
--- keys that lives as long as the longest-lived of them.
-local function index(key, ttl)
-  local owner = KEYS[2]
-  if not owner then return end
-  if redis.call('EXISTS', key) == 1 then redis.call('SADD', owner, key) else redis.call('SREM', owner, key) end
-  extend(owner, ttl)
-end
--- The record's size as its marker (read by the caller) keeps it; measured field by field when
--- the marker holds none (a record written before sizes were kept, or no record: 0).
-local function size_of(key, marker)
-  local kept = tonumber(marker)
-  if kept then return kept end
-  local size = 0
-  for _, field in ipairs(redis.call('HKEYS', key)) do
-    if field ~= '' then size = size + #field + redis.call('HSTRLEN', key, field) end
+-- The metadata of \`key\` as of \`now\`, and the set of fields that expired (to remove): a record of
+-- an earlier layout is converted (its fields live as long as the key, measured once), and a
+-- record with no live field (or no record) starts anew, created now.
+local function open(key, now)
+  local meta = meta_of(redis.call('HGET', key, ''))
+  if not meta then
+    meta = {c = now, f = {}}
+    local left = redis.call('PTTL', key)
+    if left ~= -2 then
+      for _, field in ipairs(redis.call('HKEYS', key)) do
+        if field ~= '' then meta.f[field] = {now + left, #field + redis.call('HSTRLEN', key, field)} end
+      end
+    end
   end
-  return size
+  local gone = {}
+  for field, entry in pairs(meta.f) do
+    if entry[1] <= now then meta.f[field] = nil; gone[field] = true end
+  end
+  if next(meta.f) == nil then meta.c = now end
+  return meta, gone
 end
--- Whether a record that was read before is gone (flag 'e': the write must not recreate it). The
--- marker answers in the common case; a record written before the marker is asked with EXISTS.
-local function gone(key, flags, marker)
-  return flags == 'e' and not marker and redis.call('EXISTS', key) == 0
+local function del(meta, gone, field)
+  meta.f[field] = nil
+  gone[field] = true
 end
--- The bytes a field takes now (0 when absent).
-local function bytes_of(key, field)
-  if redis.call('HEXISTS', key, field) == 0 then return 0 end
-  return #field + redis.call('HSTRLEN', key, field)
+-- Sets a field (an expiry already past removes it); \`hset\` collects the field/value pairs.
+local function set(meta, gone, hset, now, field, value, expires)
+  if expires <= now then return del(meta, gone, field) end
+  meta.f[field] = {expires, #field + #value}
+  hset[#hset + 1] = field
+  hset[#hset + 1] = value
 end
--- After fields were deleted: a record with no data field left goes (as an emptied hash would),
--- else its marker takes the new size.
-local function settle_after_delete(key, size)
-  if redis.call('HLEN', key) - redis.call('HEXISTS', key, '') == 0 then redis.call('DEL', key)
-  else redis.call('HSET', key, '', tostring(size)) end
+-- Gives a live field a new expiry (one already past removes it); whether it was live.
+local function slide(meta, gone, now, field, expires)
+  local entry = meta.f[field]
+  if not entry then return false end
+  if expires <= now then del(meta, gone, field) else entry[1] = expires end
+  return true
 end
--- The size of field/value pairs in ARGV from index \`first\` on.
-local function size_of_pairs(first)
+local function size_of(meta)
   local size = 0
-  for i = first, #ARGV, 2 do size = size + #ARGV[i] + #ARGV[i + 1] end
+  for _, entry in pairs(meta.f) do size = size + entry[2] end
   return size
 end
-`
-
-// Shared by WRITE and COMPARE_AND_SET (after HELPERS): their ttl argument is either the seconds
-// the record lives at least (the expiry only grows, as above), or '=' and the seconds (`exact`):
-// the record expires exactly that long from now, even when that shortens its expiry. The owner
-// index still only grows: it must outlive every record of its owner.
-const EXACT = `
-local function exact_ttl(arg)
-  if string.sub(arg, 1, 1) ~= '=' then return nil end
-  return tonumber(string.sub(arg, 2))
+-- Stores the record: removes the fields of \`gone\`, sets the marker and \`hset\`, expires the key
+-- when its last field does, and keeps it in the index \`owner\`; deletes it when no field is live.
+local function commit(key, owner, meta, gone, hset, now)
+  local last = 0
+  for _, entry in pairs(meta.f) do last = math.max(last, entry[1]) end
+  if last == 0 then
+    redis.call('DEL', key)
+    if owner then redis.call('SREM', owner, key) end
+    return
+  end
+  local fields = {}
+  for field in pairs(gone) do fields[#fields + 1] = field end
+  if #fields > 0 then redis.call('HDEL', key, unpack(fields)) end
+  redis.call('HSET', key, '', cjson.encode(meta), unpack(hset))
+  local left = math.ceil(last - now)
+  redis.call('PEXPIRE', key, left)
+  if owner then
+    redis.call('SADD', owner, key)
+    if redis.call('PTTL', owner) < left then redis.call('PEXPIRE', owner, left) end
+  end
 end
-local function expire(key, ttl, exact)
-  if exact then redis.call('PEXPIRE', key, math.ceil(ttl * 1000)) else extend(key, ttl) end
-  index(key, exact and math.ceil(ttl) or ttl)
+-- Writes field/value/expiresAt triples of ARGV from \`first\` on as the new record \`key\`.
+local function put(key, owner, now, created, first)
+  redis.call('DEL', key)
+  local meta, gone, hset = {c = tonumber(created) or now, f = {}}, {}, {}
+  for i = first, #ARGV, 3 do set(meta, gone, hset, now, ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])) end
+  commit(key, owner, meta, {}, hset, now)
 end
 `
 
@@ -112,96 +134,78 @@ end
 export const NOT_A_HASH = 'EXPRESS_STASH_NOT_A_HASH'
 
 /**
- * LOAD: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl (0: do not slide); ARGV[2..] fields.
- * Returns nil when the record does not exist, else the values (nil for missing fields); answers
- * the string NOT_A_HASH (after deleting it) when the key holds another type (a plain reply rather
- * than an error, so that the adapter reads it where it reads the values).
- *
- * The load of what plain commands cannot settle (see the Redis adapter), and every load on Redis
- * < 7: PTTL tells whether the record exists (-2 when not) and how long it has left, and HMGET
- * reads the fields, failing on a key of another type. The expiry is pushed only when it would
- * grow, as PEXPIRE GT does on Redis 7.
+ * LOAD: KEYS[1] record; ARGV the fields. Returns nil when the record does not exist, else
+ * `{pttl, marker, values...}` (nil for a missing field or marker), for the load of what a plain
+ * `HMGET` cannot settle (redis-load.ts): a record of an earlier layout, whose fields live as long
+ * as the key. Answers the string NOT_A_HASH (after deleting it) when the key holds another type
+ * (a plain reply rather than an error, so that the adapter reads it where it reads the values).
  */
 export const LOAD = script(`
-local key, ttl = KEYS[1], tonumber(ARGV[1]) * 1000
+local key = KEYS[1]
 local left = redis.call('PTTL', key)
 if left == -2 then return false end
-local values = {}
-if #ARGV > 1 then values = redis.pcall('HMGET', key, unpack(ARGV, 2))
-elseif redis.call('TYPE', key)['ok'] ~= 'hash' then values = {err = 'WRONGTYPE'} end
+local reply = redis.pcall('HMGET', key, '', unpack(ARGV))
 -- Something that is not a hash under a record key was written behind our back: drop it.
-if values.err then
+if reply.err then
   redis.call('DEL', key)
   return '${NOT_A_HASH}'
 end
-if ttl > 0 and left < ttl then redis.call('PEXPIRE', key, ttl) end
-local owner = KEYS[2]
-if owner and ttl > 0 and redis.call('PTTL', owner) < ttl then redis.call('PEXPIRE', owner, ttl) end
-return values
+table.insert(reply, 1, left)
+return reply
 `)
 
 /**
- * WRITE: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl (`=ttl`: exact); ARGV[2]
- * maxBytes (0: none); ARGV[3] flags ('e': the record must exist); ARGV[4] number of fields to
- * delete; then those fields; then field/value pairs to set.
- * Returns 0 when written, -1 when the record must exist and does not, or the size the record
- * would have had when it exceeds maxBytes (then nothing is written).
+ * WRITE: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] now; ARGV[2] maxBytes (0: none);
+ * ARGV[3] flags ('e': the record must exist); ARGV[4..6] how many fields to delete, to set and to
+ * slide; then the fields to delete, field/value/expiresAt triples to set, field/expiresAt pairs
+ * to slide (live fields only). Returns 0 when written, -1 when the record must exist and does
+ * not, or the size the record would have had when it exceeds maxBytes (then nothing is written).
  */
-export const WRITE = script(`${HELPERS}${EXACT}
-local key = KEYS[1]
-local marker = redis.call('HGET', key, '')
-if gone(key, ARGV[3], marker) then return -1 end
-local exact = exact_ttl(ARGV[1])
-local ttl, max, ndel = exact or tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
-local dels, sets, changed = {}, {}, {}
-for i = 5, 4 + ndel do dels[#dels + 1] = ARGV[i]; changed[ARGV[i]] = true end
-for i = 5 + ndel, #ARGV, 2 do sets[#sets + 1] = ARGV[i]; sets[#sets + 1] = ARGV[i + 1]; changed[ARGV[i]] = true end
-local size = size_of(key, marker) + size_of_pairs(5 + ndel)
-for field in pairs(changed) do size = size - bytes_of(key, field) end
+export const WRITE = script(`${LAYOUT}
+local key, now, max = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local ndel, nset, nslide = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local meta, gone = open(key, now)
+if ARGV[3] == 'e' and next(meta.f) == nil then return -1 end
+local hset, slid, i = {}, false, 7
+for _ = 1, ndel do del(meta, gone, ARGV[i]); i = i + 1 end
+for _ = 1, nset do set(meta, gone, hset, now, ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])); i = i + 3 end
+for _ = 1, nslide do slid = slide(meta, gone, now, ARGV[i], tonumber(ARGV[i + 1])) or slid; i = i + 2 end
+if not slid and #hset == 0 and next(gone) == nil then return 0 end
+local size = size_of(meta)
 if max > 0 and size > max then return size end
-if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
-if #sets > 0 then redis.call('HSET', key, '', tostring(size), unpack(sets)) else settle_after_delete(key, size) end
-expire(key, ttl, exact)
+commit(key, KEYS[2], meta, gone, hset, now)
 return 0
 `)
 
 /**
- * COMPARE_AND_SET: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] field; ARGV[2] '1' when a value is expected (else
- * absent); ARGV[3] expected; ARGV[4] '1' to set (else delete); ARGV[5] next; ARGV[6] ttl
- * (`=ttl`: exact); ARGV[7] maxBytes (0: none); ARGV[8] flags ('e': the record must exist).
+ * COMPARE_AND_SET: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] now; ARGV[2] maxBytes
+ * (0: none); ARGV[3] flags ('e': the record must exist); ARGV[4] field; ARGV[5] '1' when a value
+ * is expected (else absent or expired); ARGV[6] expected; ARGV[7] '1' to set (else delete);
+ * ARGV[8] next; then field/expiresAt pairs: the field's own, and those of live fields to slide.
  * Returns {1} when swapped, {0, current} on a mismatch, {2, size} when over maxBytes, {3} when
  * the record must exist and does not.
  */
-export const COMPARE_AND_SET = script(`${HELPERS}${EXACT}
-local key, field = KEYS[1], ARGV[1]
-local marker = redis.call('HGET', key, '')
-if gone(key, ARGV[8], marker) then return {3} end
-local current = redis.call('HGET', key, field)
-if (ARGV[2] == '1' and current ~= ARGV[3]) or (ARGV[2] ~= '1' and current ~= false) then return {0, current} end
-local exact = exact_ttl(ARGV[6])
-local ttl, max = exact or tonumber(ARGV[6]), tonumber(ARGV[7])
-local size = size_of(key, marker) - (current and #field + #current or 0)
-if ARGV[4] == '1' then
-  size = size + #field + #ARGV[5]
-  if max > 0 and size > max then return {2, size} end
-  redis.call('HSET', key, '', tostring(size), field, ARGV[5])
-else
-  redis.call('HDEL', key, field)
-  settle_after_delete(key, size)
-end
-expire(key, ttl, exact)
+export const COMPARE_AND_SET = script(`${LAYOUT}
+local key, now, max, field = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[4]
+local meta, gone = open(key, now)
+if ARGV[3] == 'e' and next(meta.f) == nil then return {3} end
+local current = not gone[field] and redis.call('HGET', key, field)
+if (ARGV[5] == '1' and current ~= ARGV[6]) or (ARGV[5] ~= '1' and current) then return {0, current} end
+local expires, hset = {}, {}
+for i = 9, #ARGV, 2 do expires[ARGV[i]] = tonumber(ARGV[i + 1]) end
+if ARGV[7] == '1' then set(meta, gone, hset, now, field, ARGV[8], expires[field]) else del(meta, gone, field) end
+for name, at in pairs(expires) do slide(meta, gone, now, name, at) end
+local size = size_of(meta)
+if max > 0 and size > max then return {2, size} end
+commit(key, KEYS[2], meta, gone, hset, now)
 return {1}
 `)
 
-/** READ_ALL: KEYS[1] record. Returns field/value pairs, flat (the same shape for every client), the marker included. */
-export const READ_ALL = script(`return redis.call('HGETALL', KEYS[1])`)
-
-/** TOUCH: KEYS[1] record, KEYS[2] owner index (optional); ARGV[1] ttl. Returns 1 when the record exists. */
-export const TOUCH = script(`${HELPERS}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-extend(KEYS[1], tonumber(ARGV[1]))
-if KEYS[2] then extend(KEYS[2], tonumber(ARGV[1])) end
-return 1
+/** READ_ALL: KEYS[1] record. Returns `{pttl, field, value, ...}` (flat, the same shape for every client), the marker included. */
+export const READ_ALL = script(`
+local reply = redis.call('HGETALL', KEYS[1])
+table.insert(reply, 1, redis.call('PTTL', KEYS[1]))
+return reply
 `)
 
 /** DELETE: KEYS[1] record, KEYS[2] owner index (optional). Returns 1 when the record existed, else 0. */
@@ -230,42 +234,32 @@ return deleted
 /**
  * MOVE: KEYS[1] from, KEYS[2] to, then the owner indexes ARGV[2] names: 'same' (KEYS[3], of both
  * records), 'from' or 'to' (KEYS[3], of that record), 'both' (KEYS[3] of from, KEYS[4] of to), or
- * '' (none); ARGV[1] ttl; ARGV[3..] field/value pairs. Deletes `from`, replaces `to` with the
- * fields, and moves the record between the indexes, atomically; returns 1, or 0 (nothing done)
- * when `from` no longer exists. All keys must be in one hash slot on a cluster (one owner).
+ * '' (none); ARGV[1] now; ARGV[3] createdAt ('': now); ARGV[4..] field/value/expiresAt triples.
+ * Deletes `from`, replaces `to` with the fields, and moves the record between the indexes,
+ * atomically; returns 1, or 0 (nothing done) when `from` no longer exists (no live field). All
+ * keys must be in one hash slot on a cluster (one owner).
  */
-export const MOVE = script(`${HELPERS}
-local from, to, ttl, layout = KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2]
-if redis.call('EXISTS', from) == 0 then return 0 end
-redis.call('DEL', from, to)
-local written = #ARGV > 2
-if written then
-  redis.call('HSET', to, '', tostring(size_of_pairs(3)), unpack(ARGV, 3))
-  redis.call('EXPIRE', to, ttl)
-end
+export const MOVE = script(`${LAYOUT}
+local from, to, now, layout = KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2]
+local source = open(from, now)
+if next(source.f) == nil then return 0 end
 local from_index, to_index
 if layout == 'same' then from_index, to_index = KEYS[3], KEYS[3]
 elseif layout == 'from' then from_index = KEYS[3]
 elseif layout == 'to' then to_index = KEYS[3]
 elseif layout == 'both' then from_index, to_index = KEYS[3], KEYS[4] end
+redis.call('DEL', from)
 if from_index then redis.call('SREM', from_index, from) end
-if to_index and written then
-  redis.call('SADD', to_index, to)
-  extend(to_index, ttl)
-end
+put(to, to_index, now, ARGV[3], 4)
 return 1
 `)
 
 /**
- * REPLACE: KEYS[1] record, KEYS[2] its owner index (optional); ARGV[1] ttl; ARGV[2..] field/value
- * pairs. The half of MOVE that writes the new record, for a move across hash slots.
+ * REPLACE: KEYS[1] record, KEYS[2] its owner index (optional); ARGV[1] now; ARGV[2] createdAt
+ * ('': now); ARGV[3..] field/value/expiresAt triples. The half of MOVE that writes the new
+ * record, for a move across hash slots.
  */
-export const REPLACE = script(`${HELPERS}
-redis.call('DEL', KEYS[1])
-if #ARGV > 1 then
-  redis.call('HSET', KEYS[1], '', tostring(size_of_pairs(2)), unpack(ARGV, 2))
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-end
-index(KEYS[1], tonumber(ARGV[1]))
+export const REPLACE = script(`${LAYOUT}
+put(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2], 3)
 return 1
 `)

@@ -20,9 +20,12 @@ export interface RedisAdapter extends StashAdapter {
 }
 
 /**
- * Stores each stash as one Redis hash (one field per stored key) under `prefix` + a hash of the
- * ID. Loading (with touch) and writing are one round trip each, as Lua scripts touching a single
- * key, so every per-request operation stays in one hash slot on Redis Cluster.
+ * Stores each stash as one Redis hash (one field per stored key, and a marker field holding each
+ * field's expiry and the record's creation time) under `prefix` + a hash of the ID. A load is one
+ * plain `HMGET`; a write is one Lua script; each touches a single key (and its owner index, in the
+ * same hash slot), so every per-request operation stays in one hash slot on Redis Cluster. The
+ * expiries live in the marker, not in Redis's own per-field expiry (`HPEXPIRE`, Redis 7.4 and
+ * later): every Redis version serves them alike.
  *
  * @example
  * createStash({ adapter: redisAdapter(process.env.REDIS_URL) })

@@ -118,6 +118,24 @@ export function runExpirySuite(name: string, makeAdapter: () => StashAdapter): v
       }
     })
 
+    test('an open response keeps its stash alive on a touching route, not on a touch: false one', async () => {
+      const stash = newStash({ storedKeys: ['count'], ttl: 1 })
+      const app = express().use(stash)
+      app.post('/count', (req, res) => res.json({ count: (req.stash.count = 1) }))
+      app.get('/count', (req, res) => res.json({ count: req.stash.count ?? null }))
+      // A long poll: the response stays open 1.6 s, past the ttl, before it ends.
+      const hold = (_req: unknown, res: express.Response) => void setTimeout(() => res.json({}), 1600)
+      app.get('/stream', hold)
+      app.get('/quiet-stream', stash.route({ touch: false }), hold)
+      const kept = request.agent(app)
+      const dropped = request.agent(app)
+      await kept.post('/count').expect(200)
+      await dropped.post('/count').expect(200)
+      await Promise.all([kept.get('/stream').expect(200), dropped.get('/quiet-stream').expect(200)])
+      await kept.get('/count').expect(200, { count: 1 })
+      await dropped.get('/count').expect(200, { count: null })
+    })
+
     test('maxLifetime: 2 ends a stash hit every 300 ms, and its cookie never outlives it', async () => {
       const stash = newStash({ storedKeys: ['count'], ttl: 3600, maxLifetime: 2, cookie: { maxAge: 3600 } })
       const app = express().use(stash)

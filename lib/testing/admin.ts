@@ -12,13 +12,13 @@ import {
   setting,
   sleepUntil,
   useAdapter,
+  TTL,
   type AdapterAccessor,
   type AdapterFactory,
   type TestApi,
   type ContractOptions,
 } from './helpers.js'
 
-const TTL = 60
 const ownedKey = (owner: string) => `{${owner}}${randomKey()}`
 
 /**

@@ -6,7 +6,7 @@ import assert, { deepStrictEqual as equal } from 'node:assert/strict'
 import {
   expectStashError,
   fieldsOf,
-  inSeconds,
+  later,
   randomKey,
   setting,
   useAdapter,
@@ -16,9 +16,6 @@ import {
   type TestApi,
   type ContractOptions,
 } from './helpers.js'
-
-const TTL = 60
-const later = () => inSeconds(TTL)
 
 /**
  * Registers the `compareAndSet` group: atomic replacement of one field, with the current value

@@ -13,13 +13,12 @@ import {
   sleepUntil,
   useAdapter,
   valuesOf,
+  TTL,
   type AdapterAccessor,
   type AdapterFactory,
   type TestApi,
   type ContractOptions,
 } from './helpers.js'
-
-const TTL = 60
 
 /**
  * Registers the `expiry` group: each field expires on its own at the time it was given, and is

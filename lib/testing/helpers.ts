@@ -65,6 +65,12 @@ export function inSeconds(seconds: number): number {
   return Date.now() + seconds * 1000
 }
 
+/** Seconds a field lives in tests that do not wait for it to expire. */
+export const TTL = 60
+
+/** An expiry no test waits for: {@link TTL} seconds from now. */
+export const later = (): number => inSeconds(TTL)
+
 /** Sleeps until `Date.now()` reaches `deadline`. */
 export async function sleepUntil(deadline: number): Promise<void> {
   const ms = deadline - Date.now()

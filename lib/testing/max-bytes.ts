@@ -8,6 +8,7 @@ import {
   expectStashError,
   fieldsOf,
   inSeconds,
+  later,
   randomKey,
   setting,
   sleepUntil,
@@ -18,9 +19,6 @@ import {
   type TestApi,
   type ContractOptions,
 } from './helpers.js'
-
-const TTL = 60
-const later = () => inSeconds(TTL)
 
 /**
  * Registers the `maxBytes` group: a write that would make the record larger than `maxBytes`

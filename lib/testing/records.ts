@@ -8,19 +8,19 @@ import { randomBytes } from 'node:crypto'
 import {
   fieldsOf,
   inSeconds,
+  later,
   randomKey,
   setting,
   sleep,
   useAdapter,
   valuesOf,
+  TTL,
   type AdapterAccessor,
   type AdapterFactory,
   type TestApi,
   type ContractOptions,
 } from './helpers.js'
 
-const TTL = 60
-const later = () => inSeconds(TTL)
 /** An empty change: with `existing`, it checks that the record exists. */
 const EMPTY = { set: {}, del: [], expiresAt: {} }
 

@@ -40,7 +40,7 @@ export function createStash<Data extends object = StashData>(options: StashOptio
     runtime.handle(req, res, next, plan)
   } as StashMiddleware<Data>
   mixInEventEmitter(stash)
-  const codec = createCodec(secrets, resolved.version, resolved.encrypt)
+  const codec = createCodec(secrets, resolved.version, { encrypt: resolved.encrypt, authenticate: adapter.inProcess !== true })
   const store = new StoreCalls(adapter, stash)
   const runtime = new StashRuntime(resolved, adapter, secrets, codec, store)
   // One subscription per instance (never per request): `stats().evictions` and `'evicted'`.

@@ -11,6 +11,7 @@ export {
   type StashAdapter,
   type StashEviction,
   type StoredRecord,
+  type WriteReceipt,
 } from './store/adapter.js'
 export { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from './adapters/memory/memory.js'
 export type { HttpPeers, MemoryPeers } from './peers/peer-options.js'

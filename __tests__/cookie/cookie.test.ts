@@ -40,6 +40,27 @@ describe('signId / readId', () => {
     expect(readId(`stash=${signId(ID, 'gone')}`, 'stash', ['new', 'old'])).toBeUndefined()
   })
 
+  it('carries a record version (base 36) under the signature, with the hint and the lifetime', () => {
+    const hint = 'H'.repeat(11)
+    const signed = signId(ID, 'k', { hint, version: 1295, maxAge: 60 })
+    expect(signed).toMatch(new RegExp(`^s:${ID}~${hint}\\*zz!60\\.`))
+    expect(readId(`stash=${encodeURIComponent(signed)}`, 'stash', ['k'])).toEqual({
+      ...found(ID, false),
+      hint,
+      version: 1295,
+      maxAge: 60,
+    })
+    expect(readId(`stash=${signId(ID, 'k', { version: 7 })}`, 'stash', ['k'])).toEqual({ ...found(ID, false), version: 7 })
+    // A version is never made up: raising it breaks the signature, and malformed ones are not read.
+    expect(readId(`stash=${signed.replace('*zz', '*zzz')}`, 'stash', ['k'])).toBeUndefined()
+    for (const version of ['', '0', '-1', 'ZZ', '1'.repeat(12)]) {
+      const value = `${ID}*${version}`
+      const forged = `s:${value}.${createHmac('sha256', 'k').update(value).digest('base64').replace(/=+$/, '')}`
+      expect(readId(`stash=${forged}`, 'stash', ['k'])).toBeUndefined()
+    }
+    expect(signId(ID, 'k', { version: 0 })).toBe(signId(ID, 'k'))
+  })
+
   it('takes the first valid one among duplicate names', () => {
     const header = `stash=s:${ID}.forged; stash=${signId('B'.repeat(32), 'k')}`
     expect(readId(header, 'stash', ['k'])).toEqual(found('B'.repeat(32), false))
@@ -95,7 +116,8 @@ describe('verified cookie values are remembered', () => {
   it('forgets the oldest values past its capacity of 10,000', () => {
     const verified = new VerifiedCookies()
     const ids = Array.from({ length: 10_001 }, (_, i) => String(i).padStart(32, 'A'))
-    for (const id of ids) verified.remember(`value ${id}`, { id, resign: false, hint: undefined, maxAge: undefined })
+    for (const id of ids)
+      verified.remember(`value ${id}`, { id, resign: false, hint: undefined, maxAge: undefined, version: undefined })
     expect(verified.get(`value ${ids[0]}`)).toBeUndefined()
     expect(verified.get(`value ${ids[1]}`)).toEqual(found(ids[1]!, false))
     expect(verified.get(`value ${ids[10_000]}`)).toEqual(found(ids[10_000]!, false))

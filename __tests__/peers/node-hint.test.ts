@@ -35,7 +35,7 @@ describe('node hint', () => {
   })
 
   it('travels signed with the ID; the ID alone names the record', () => {
-    const value = signId(ID, 'k', HINT)
+    const value = signId(ID, 'k', { hint: HINT })
     expect(value.startsWith(`s:${ID}~${HINT}.`)).toBe(true)
     expect(readId(`stash=${encodeURIComponent(value)}`, 'stash', ['k'])).toEqual({
       id: ID,
@@ -43,7 +43,7 @@ describe('node hint', () => {
       hash: sha256(ID),
       hint: HINT,
     })
-    expect(readId(`stash=${signId(ID, 'old', HINT)}`, 'stash', ['k', 'old'])).toEqual({
+    expect(readId(`stash=${signId(ID, 'old', { hint: HINT })}`, 'stash', ['k', 'old'])).toEqual({
       id: ID,
       resign: true,
       hash: sha256(ID),
@@ -56,11 +56,11 @@ describe('node hint', () => {
   })
 
   it('is still a cookie-signature value that cookie-parser verifies', () => {
-    expect(cookieParser.signedCookie(signId(ID, 'k', HINT), 'k')).toBe(`${ID}~${HINT}`)
-    expect(cookieParser.signedCookie(signId(ID, 'k', HINT), 'wrong')).toBe(false)
+    expect(cookieParser.signedCookie(signId(ID, 'k', { hint: HINT }), 'k')).toBe(`${ID}~${HINT}`)
+    expect(cookieParser.signedCookie(signId(ID, 'k', { hint: HINT }), 'wrong')).toBe(false)
   })
 
-  const hinted = signId(ID, 'k', HINT)
+  const hinted = signId(ID, 'k', { hint: HINT })
   it.each([
     ['a hint swapped for another node', hinted.replace(HINT, nodeHint(keys, 'http://b:1/'))],
     ['a hint added to a hintless cookie', signId(ID, 'k').replace(ID, `${ID}~${HINT}`)],

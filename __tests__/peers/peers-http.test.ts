@@ -127,7 +127,7 @@ describe('three processes, a killed peer and a silent one', () => {
   test('a silent peer costs at most the timeout, and so does a killed hinted peer', async () => {
     const { A, B, C } = nodes
     // A cookie nobody holds a record for: every peer is asked, the silent one never answers.
-    const orphan = `stash=${encodeURIComponent(signId('Q'.repeat(32), SECRET, nodeHint(KEYS, endpoint(B!.port))))}`
+    const orphan = `stash=${encodeURIComponent(signId('Q'.repeat(32), SECRET, { hint: nodeHint(KEYS, endpoint(B!.port)) }))}`
     const miss = await get(A!.port, '/count', orphan)
     expect(miss.body.count).toBe(1)
     expect(miss.ms).toBeGreaterThanOrEqual(PEER_TIMEOUT - 5)
@@ -148,7 +148,7 @@ describe('three processes, a killed peer and a silent one', () => {
 
 /** A cookie pair for a validly signed ID that no node holds a record for, hinting `hintUrl`. */
 const orphanCookie = (fill: string, hintUrl?: string) =>
-  `stash=${encodeURIComponent(signId(fill.repeat(32), SECRET, hintUrl === undefined ? undefined : nodeHint(KEYS, hintUrl)))}`
+  `stash=${encodeURIComponent(signId(fill.repeat(32), SECRET, { hint: hintUrl === undefined ? undefined : nodeHint(KEYS, hintUrl) }))}`
 const peek = async (node: NodeProcess) => (await get(node.port, '/peek')).body as { peerRequests: number; rss: number }
 
 describe('a stale cookie replayed by a client that ignores the Set-Cookie clearing it', () => {

@@ -18,10 +18,13 @@ export function cookiePair(res: Response, name = 'stash'): string {
   return line.split(';')[0]!
 }
 
-/** The decoded stash ID inside a `name=s:ID.MAC` pair (with its `~hint`, without the `!maxAge` of remember me). */
+/** The decoded stash ID inside a `name=s:ID.MAC` pair (with its `~hint`, without the `*version` and the `!maxAge` of remember me). */
 export function idOf(pair: string): string {
   const value = decodeURIComponent(pair.slice(pair.indexOf('=') + 1))
-  return value.slice(2, value.lastIndexOf('.')).replace(/!\d+$/, '')
+  return value
+    .slice(2, value.lastIndexOf('.'))
+    .replace(/!\d+$/, '')
+    .replace(/\*[0-9a-z]+$/, '')
 }
 
 /** A supertest `.expect()` assertion: the response sets no stash cookie. */

@@ -110,7 +110,7 @@ describe('authenticated values are remembered', () => {
 
 describe('the value codec with encryption', () => {
   const codec = createCodec(['secret'], undefined)
-  const encrypted = createCodec(['secret'], undefined, true)
+  const encrypted = createCodec(['secret'], undefined, { encrypt: true })
 
   it('encrypts with a fresh IV each time and decrypts bound to record and field', () => {
     const a = encrypted.encode('rec', 'card', '"4111"')
@@ -131,10 +131,10 @@ describe('the value codec with encryption', () => {
   })
 
   it('decrypts with an old secret while it is listed, and knows other versions', () => {
-    const old = createCodec(['old'], '1', true).encode('rec', 'k', '1')
-    expect(createCodec(['new', 'old'], '1', true).decode('rec', 'k', old)).toMatchObject({ kind: 'value', value: 1 })
-    expect(createCodec(['new'], '1', true).decode('rec', 'k', old)).toMatchObject({ kind: 'corrupt' })
-    expect(createCodec(['old'], '2', true).decode('rec', 'k', old)).toEqual({ kind: 'other-version' })
+    const old = createCodec(['old'], '1', { encrypt: true }).encode('rec', 'k', '1')
+    expect(createCodec(['new', 'old'], '1', { encrypt: true }).decode('rec', 'k', old)).toMatchObject({ kind: 'value', value: 1 })
+    expect(createCodec(['new'], '1', { encrypt: true }).decode('rec', 'k', old)).toMatchObject({ kind: 'corrupt' })
+    expect(createCodec(['old'], '2', { encrypt: true }).decode('rec', 'k', old)).toEqual({ kind: 'other-version' })
   })
 })
 
@@ -153,5 +153,45 @@ describe('parseJson', () => {
 
   it('keeps ordinary data, including the words as values', () => {
     expect(parseJson('{"a":["constructor",{"b":"__proto__"}]}')).toEqual({ a: ['constructor', { b: '__proto__' }] })
+  })
+})
+
+describe('the value codec of an in-process adapter (authenticate: false)', () => {
+  const plain = createCodec(['secret'], undefined, { authenticate: false })
+  const authenticating = createCodec(['secret'], undefined)
+
+  it('stores values without a MAC and reads them back', () => {
+    const stored = plain.encode('rec', 'cart', '{"n":1}')
+    expect(stored).toBe('=.{"n":1}')
+    expect(plain.decode('rec', 'cart', stored)).toEqual({ kind: 'value', json: '{"n":1}', value: { n: 1 } })
+  })
+
+  it('is refused by a codec that authenticates: a store outside the process cannot be fed plain values', () => {
+    expect(authenticating.decode('rec', 'cart', plain.encode('rec', 'cart', '1'))).toEqual({
+      kind: 'corrupt',
+      reason: 'a value without a MAC',
+    })
+  })
+
+  it('still reads MAC-ed and encrypted values, and still encrypts when asked', () => {
+    expect(plain.decode('rec', 'k', authenticating.encode('rec', 'k', '2'))).toMatchObject({ kind: 'value', value: 2 })
+    expect(plain.decode('rec', 'k', authenticating.encode('rec', 'k', '2').replace('.2', '.3'))).toMatchObject({
+      kind: 'corrupt',
+    })
+    const sealed = createCodec(['secret'], undefined, { encrypt: true, authenticate: false }).encode('rec', 'k', '"pin"')
+    expect(sealed).toMatch(/^!\./)
+    expect(plain.decode('rec', 'k', sealed)).toMatchObject({ kind: 'value', value: 'pin' })
+  })
+
+  it('keeps the version tag, so values of another version are told apart', () => {
+    const v1 = createCodec(['secret'], '1', { authenticate: false }).encode('rec', 'k', '1')
+    expect(v1).toBe(`=${Buffer.from('1').toString('base64url')}.1`)
+    expect(createCodec(['secret'], '2', { authenticate: false }).decode('rec', 'k', v1)).toEqual({ kind: 'other-version' })
+    expect(createCodec(['secret'], '1', { authenticate: false }).decode('rec', 'k', v1)).toMatchObject({
+      kind: 'value',
+      value: 1,
+    })
+    expect(plain.decode('rec', 'k', '=no-dot')).toMatchObject({ kind: 'corrupt' })
+    expect(plain.decode('rec', 'k', '=.{oops')).toMatchObject({ kind: 'corrupt' })
   })
 })

@@ -38,16 +38,31 @@ const HINT_PATTERN = /^[A-Za-z0-9_-]{8,64}$/
 /** Starts the client's own cookie lifetime (`req.stash.cookie.maxAge`) at the end of the signed value. */
 const MAX_AGE_SEPARATOR = '!'
 const MAX_AGE_PATTERN = /^[1-9][0-9]{0,9}$/
+/** Starts the record version the client's last write reached (a cache's read-your-writes), before the lifetime. */
+const VERSION_SEPARATOR = '*'
+const VERSION_PATTERN = /^[1-9a-z][0-9a-z]{0,10}$/
+
+/** What a signed ID cookie carries besides the ID, all of it under the signature. */
+export interface SignedExtras {
+  /** The node hint (cross-node recovery). */
+  readonly hint?: string | undefined
+  /** The client's own cookie lifetime, whole seconds (remember me). */
+  readonly maxAge?: number | undefined
+  /** The record version the client's last write reached, for an adapter with a cache. */
+  readonly version?: number | undefined
+}
 
 /**
  * Signs an ID in the format of cookie-signature (`s:` + value + `.` + base64 HMAC-SHA256
  * without padding), so cookie-parser with the same secret reads it as a signed cookie. A node
- * `hint` (cross-node recovery) is appended to the ID as `~hint`, and the client's own cookie
- * lifetime (`maxAge`, whole seconds: remember me) as `!seconds`, both inside the signed value:
- * the record key depends on the ID alone, and a changed hint or lifetime breaks the signature.
+ * `hint` (cross-node recovery) is appended to the ID as `~hint`, the record `version` of the
+ * client's last write (base 36) as `*version`, and the client's own cookie lifetime (`maxAge`,
+ * whole seconds: remember me) as `!seconds`, all inside the signed value: the record key depends
+ * on the ID alone, and a changed hint, version or lifetime breaks the signature.
  */
-export function signId(id: string, secret: string, hint?: string, maxAge?: number): string {
+export function signId(id: string, secret: string, { hint, maxAge, version }: SignedExtras = {}): string {
   let value = hint === undefined ? id : id + HINT_SEPARATOR + hint
+  if (version !== undefined && version > 0) value += VERSION_SEPARATOR + version.toString(36)
   if (maxAge !== undefined) value += MAX_AGE_SEPARATOR + maxAge
   return `s:${value}.${mac(value, secret)}`
 }
@@ -96,6 +111,7 @@ interface SignedValue {
   readonly id: string
   readonly hint: string | undefined
   readonly maxAge: number | undefined
+  readonly version: number | undefined
 }
 
 /** Takes a cookie value apart (unquoted, percent-decoded), or `undefined` if it is not shaped like a signed ID. */
@@ -113,20 +129,31 @@ function parse(raw: string): SignedValue | undefined {
   if (!value.startsWith('s:') || dot < 0) return undefined
   const signed = value.slice(2, dot)
   const bang = signed.indexOf(MAX_AGE_SEPARATOR)
-  const body = bang < 0 ? signed : signed.slice(0, bang)
+  const versioned = bang < 0 ? signed : signed.slice(0, bang)
   const maxAge = bang < 0 ? undefined : signed.slice(bang + 1)
+  const star = versioned.indexOf(VERSION_SEPARATOR)
+  const body = star < 0 ? versioned : versioned.slice(0, star)
+  const version = star < 0 ? undefined : versioned.slice(star + 1)
   const separator = body.indexOf(HINT_SEPARATOR)
   const id = separator < 0 ? body : body.slice(0, separator)
   const hint = separator < 0 ? undefined : body.slice(separator + 1)
   if (!ID_PATTERN.test(id) || (hint !== undefined && !HINT_PATTERN.test(hint))) return undefined
   if (maxAge !== undefined && !MAX_AGE_PATTERN.test(maxAge)) return undefined
-  return { signed, signature: value.slice(dot + 1), id, hint, maxAge: maxAge === undefined ? undefined : Number(maxAge) }
+  if (version !== undefined && !VERSION_PATTERN.test(version)) return undefined
+  return {
+    signed,
+    signature: value.slice(dot + 1),
+    id,
+    hint,
+    maxAge: maxAge === undefined ? undefined : Number(maxAge),
+    version: version === undefined ? undefined : Number.parseInt(version, 36),
+  }
 }
 
 /** Checks the signature of a parsed value against every secret, remembering a value that verifies. */
 function verify(
   raw: string,
-  { signed, signature, id, hint, maxAge }: SignedValue,
+  { signed, signature, id, hint, maxAge, version }: SignedValue,
   secrets: readonly string[],
   verified: VerifiedCookies,
 ): VerifiedId | undefined {
@@ -135,7 +162,7 @@ function verify(
   for (let i = 0; i < secrets.length; i++) {
     const expected = Buffer.from(mac(signed, secrets[i]!))
     if (expected.length === given.length && timingSafeEqual(expected, given)) {
-      return verified.remember(raw, { id, resign: i > 0, hint, maxAge })
+      return verified.remember(raw, { id, resign: i > 0, hint, maxAge, version })
     }
   }
   return undefined

@@ -20,6 +20,8 @@ export interface VerifiedId {
   readonly hint?: string
   /** The client's own cookie lifetime in seconds (`req.stash.cookie.maxAge`), signed with the ID. */
   readonly maxAge?: number
+  /** The record version the client's last write reached, signed with the ID (adapters with a cache). */
+  readonly version?: number
 }
 
 /** What a cookie value whose signature verified says. */
@@ -28,6 +30,7 @@ export interface VerifiedCookie {
   readonly resign: boolean
   readonly hint: string | undefined
   readonly maxAge: number | undefined
+  readonly version: number | undefined
 }
 
 /**
@@ -46,13 +49,14 @@ export class VerifiedCookies {
   }
 
   /** Remembers a cookie value whose signature verified. */
-  remember(value: string, { id, resign, hint, maxAge }: VerifiedCookie): VerifiedId {
+  remember(value: string, { id, resign, hint, maxAge, version }: VerifiedCookie): VerifiedId {
     const verified: VerifiedId = {
       id,
       resign,
       hash: sha256(id),
       ...(hint === undefined ? {} : { hint }),
       ...(maxAge === undefined ? {} : { maxAge }),
+      ...(version === undefined ? {} : { version }),
     }
     this.values.set(value, verified)
     return verified

@@ -79,6 +79,7 @@ export async function commitChanges(state: StashState, changes: Changes | undefi
     state.abandon()
     return commitChanges(state, changes.set.size === 0 ? undefined : { set: changes.set, del: [] })
   }
+  state.cookie.written(written)
   store.stats.bytesWritten += bytes
   if (log.enabled) log('write %s: %d set, %d removed', recordLabel(record), changes.set.size, changes.del.length)
   expiry.record(expiresAt)
@@ -119,7 +120,7 @@ async function slideOrConfirm(state: StashState, now: number): Promise<void> {
   const record = state.record!
   const { adapter, store } = state.context
   const expiresAt = slides ?? {}
-  let result: void | 'gone'
+  let result: Awaited<ReturnType<typeof adapter.write>>
   try {
     result = await store.call(() => adapter.write(record, { set: {}, del: [], expiresAt, existing: true }), 'write')
   } catch (err) {
@@ -133,5 +134,6 @@ async function slideOrConfirm(state: StashState, now: number): Promise<void> {
   }
   state.persisted = true
   state.slid = true
+  state.cookie.written(result)
   state.expiry.record(expiresAt)
 }

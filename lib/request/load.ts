@@ -16,52 +16,81 @@ const CORRUPT = '\u0000corrupt'
 
 /**
  * Loads `keys` in one round trip, which changes nothing in the store: the end of the request
- * slides what is due (key-expiries.ts). An ID whose record does not exist, or whose
- * stash outlived `maxLifetime`, is dropped: the request continues with a fresh stash.
+ * slides what is due (key-expiries.ts). An ID whose record does not exist, or whose stash
+ * outlived `maxLifetime`, is dropped: the request continues with a fresh stash. An adapter that
+ * answers from memory (`loadNow`) is answered synchronously: `undefined` then means done, with
+ * no promise at all.
  */
-export async function loadStash(state: StashState, keys: readonly string[]): Promise<void> {
+export function loadStash(state: StashState, keys: readonly string[]): Promise<void> | undefined {
   const { adapter, store } = state.context
   const record = state.record
-  if (record === undefined || keys.length === 0) return
-  let loaded: LoadedRecord | undefined
-  try {
-    loaded = await store.call(() => loadOrRecover(adapter, record, keys, state.cookie.hint))
-  } catch (err) {
-    // The whole record was garbage (the store already removed it): report it, start fresh.
-    if (!(err instanceof StashError) || err.code !== 'ERR_STASH_CORRUPT') throw err
-    store.report(err)
-    return state.forgetAll()
+  if (record === undefined || keys.length === 0) return undefined
+  if (adapter.loadNow !== undefined) {
+    let known: LoadedRecord | null | undefined
+    try {
+      known = store.callNow(() => adapter.loadNow!(record, keys, state.cookie.version))
+    } catch (err) {
+      return Promise.resolve(loadFailed(state, err))
+    }
+    // A miss with recovery goes on to `load`, which asks the peers.
+    if (known !== undefined && (known !== null || adapter.recovery === undefined)) {
+      return settle(state, record, keys, known ?? undefined)
+    }
   }
+  return store
+    .call(() => loadOrRecover(adapter, record, keys, state.cookie))
+    .then(
+      (loaded) => settle(state, record, keys, loaded),
+      (err: unknown) => loadFailed(state, err),
+    )
+}
+
+/** A load that failed: a record that was all garbage (the store removed it) is reported and the stash starts fresh; anything else is thrown. */
+function loadFailed(state: StashState, err: unknown): void {
+  if (!(err instanceof StashError) || err.code !== 'ERR_STASH_CORRUPT') throw err
+  state.context.store.report(err)
+  state.forgetAll()
+}
+
+/** Takes the loaded record into `req.stash`; a promise only when the record must be deleted first. */
+function settle(
+  state: StashState,
+  record: string,
+  keys: readonly string[],
+  loaded: LoadedRecord | undefined,
+): Promise<void> | undefined {
+  const { adapter, store } = state.context
   store.stats.loads++
   if (loaded !== undefined && state.expiry.outlived(loaded.createdAt, Date.now())) {
     log('load %s: older than maxLifetime; deleted', recordLabel(record))
-    await store.call(() => adapter.delete(record), 'write')
-    loaded = undefined
+    return store.call(() => adapter.delete(record), 'write').then(() => missed(state, record))
   }
-  if (loaded === undefined) {
-    if (log.enabled) log('load %s: no such record (expired or revoked); the stash starts empty', recordLabel(record))
-    store.expired(record)
-    state.cookie.drop() // a cookie whose stash is gone is cleared: it would only cost every later request a miss
-    return state.forget()
-  }
+  if (loaded === undefined) return missed(state, record)
   store.stats.hits++
   state.persisted = true
   state.expiry.createdAt ??= loaded.createdAt
   state.keepAlive()
-  if (!restore(state, record, keys, loaded)) {
-    log('load %s: written under another version; deleted', recordLabel(record))
-    await store.call(() => adapter.delete(record))
-    state.forgetAll()
-  }
+  if (restore(state, record, keys, loaded)) return undefined
+  log('load %s: written under another version; deleted', recordLabel(record))
+  return store.call(() => adapter.delete(record)).then(() => state.forgetAll())
+}
+
+/** The cookie's record does not exist (expired, revoked, outlived): the stash starts empty. */
+function missed(state: StashState, record: string): undefined {
+  if (log.enabled) log('load %s: no such record (expired or revoked); the stash starts empty', recordLabel(record))
+  state.context.store.expired(record)
+  state.cookie.drop() // a cookie whose stash is gone is cleared: it would only cost every later request a miss
+  state.forget()
+  return undefined
 }
 
 /** Adds a route's keys and ttls: loads the keys not loaded yet; its `touch` and ttls apply from now on. */
-export async function extendStash(state: StashState, plan: RoutePlan): Promise<void> {
+export function extendStash(state: StashState, plan: RoutePlan): Promise<void> | undefined {
   state.expiry.apply(plan)
   const fresh = plan.keys.filter((key) => !state.keys.includes(key))
-  if (fresh.length === 0) return
+  if (fresh.length === 0) return undefined
   state.keys = [...state.keys, ...fresh]
-  if (state.available) await loadStash(state, fresh)
+  return state.available ? loadStash(state, fresh) : undefined
 }
 
 /**
@@ -93,16 +122,17 @@ function restore(state: StashState, record: string, keys: readonly string[], { v
 }
 
 /**
- * `adapter.load`, and on a miss with a recovery capability, a recovery from the peers followed
- * by a second local load. `hint` is the one the cookie carried.
+ * `adapter.load` (with the version the cookie says the client's last write reached), and on a
+ * miss with a recovery capability, a recovery from the peers (the node the cookie hints at)
+ * followed by a second local load.
  */
 function loadOrRecover(
   adapter: StashAdapter,
   key: string,
   fields: readonly string[],
-  hint: string | undefined,
+  { hint, version }: { readonly hint: string | undefined; readonly version: number | undefined },
 ): Promise<LoadedRecord | undefined> {
-  const loading = adapter.load(key, fields)
+  const loading = adapter.load(key, fields, version)
   const recovery = adapter.recovery
   if (recovery === undefined) return loading // no extra promise on the common path
   return loading.then(async (values) => {

@@ -63,10 +63,7 @@ export class StashRuntime implements StashContext {
     const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets, this.verifiedCookies)
     if (cookie === undefined) return proceed(state, next)
     state.adopt(cookie)
-    state.load(plan.keys).then(
-      () => proceed(state, next),
-      (err: unknown) => this.loadFailed(state, err, next),
-    )
+    this.proceedAfter(state, next, () => state.load(plan.keys))
   }
 
   /** A route middleware on a request that has a stash already: loads the route's keys not loaded yet. */
@@ -81,7 +78,19 @@ export class StashRuntime implements StashContext {
         ),
       )
     }
-    state.extend(plan).then(
+    this.proceedAfter(state, next, () => state.extend(plan))
+  }
+
+  /** Runs a load, then hands the request on: at once when the adapter answered from memory. */
+  private proceedAfter(state: RequestState, next: NextFunction, load: () => Promise<void> | undefined): void {
+    let loading: Promise<void> | undefined
+    try {
+      loading = load()
+    } catch (err) {
+      return this.loadFailed(state, err, next)
+    }
+    if (loading === undefined) return proceed(state, next)
+    loading.then(
       () => proceed(state, next),
       (err: unknown) => this.loadFailed(state, err, next),
     )

@@ -41,6 +41,13 @@ export class RequestCookie {
   private clientMaxAge: number | undefined
   /** `req.stash.cookie.maxAge` changed on this request: the cookie must say so. */
   changed = false
+  /**
+   * The record version the client's last write reached (adapters with a cache): what the cookie
+   * carries, passed to the adapter's `load` as `seen`, so the client reads its own writes on any node.
+   */
+  version: number | undefined
+  /** This request's write gave the record a new version: the cookie must carry it. */
+  private versionChanged = false
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -49,10 +56,11 @@ export class RequestCookie {
   ) {}
 
   /** Takes over what a verified cookie says. */
-  adopt({ id, resign, hint, maxAge }: VerifiedId): void {
+  adopt({ id, resign, hint, maxAge, version }: VerifiedId): void {
     this.id = id
     this.hint = hint
     this.clientMaxAge = maxAge
+    this.version = version
     this.resign = resign || hint !== this.adapter.recovery?.hint
   }
 
@@ -61,6 +69,7 @@ export class RequestCookie {
     this.id = id
     this.issued = true
     this.cleared = false
+    this.version = undefined
   }
 
   /** The client's ID is not (or no longer) known to the store. */
@@ -68,6 +77,19 @@ export class RequestCookie {
     this.id = undefined
     this.issued = false
     this.resign = false
+    this.version = undefined
+    this.versionChanged = false
+  }
+
+  /**
+   * Takes the record version a write resolved to (`WriteReceipt`): a newer one than the cookie's
+   * goes out with this response. Adapters without versions resolve none, and nothing changes.
+   */
+  written(receipt: unknown): void {
+    const version = (receipt as { version?: unknown } | undefined)?.version
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version <= (this.version ?? 0)) return
+    this.version = version
+    this.versionChanged = true
   }
 
   /** The client's ID is dropped: the cookie is cleared unless a new ID replaces it. */
@@ -117,10 +139,12 @@ export class RequestCookie {
     if (this.id === undefined) {
       return this.cleared ? idCookie(cookie, isSecure(req, cookie), undefined, undefined) : undefined
     }
-    const send = this.issued || (persisted && (this.resign || rolling || this.changed || (slid && this.capped(ttl))))
+    const renewed = this.resign || rolling || this.changed || this.versionChanged
+    const send = this.issued || (persisted && (renewed || (slid && this.capped(ttl))))
     if (!send) return undefined
     const configured = this.maxAge
-    const value = signId(this.id, this.secrets[0]!, this.adapter.recovery?.hint, this.clientMaxAge)
+    const extras = { hint: this.adapter.recovery?.hint, maxAge: this.clientMaxAge, version: this.version }
+    const value = signId(this.id, this.secrets[0]!, extras)
     return idCookie(cookie, isSecure(req, cookie), value, configured === undefined ? undefined : Math.min(configured, ttl))
   }
 

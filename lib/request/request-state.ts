@@ -26,14 +26,15 @@ export class RequestState extends StashState implements EndHooks, StashBackend {
 
   /**
    * Loads `keys` and their expiries in one round trip. An ID whose record does not exist is
-   * dropped: the request continues with a fresh stash.
+   * dropped: the request continues with a fresh stash. `undefined` when the adapter answered
+   * from memory and nothing is left to wait for.
    */
-  load(keys: readonly string[]): Promise<void> {
+  load(keys: readonly string[]): Promise<void> | undefined {
     return loadStash(this, keys)
   }
 
-  /** Adds a route's keys, ttls and `touch`: loads the keys not loaded yet. */
-  extend(plan: RoutePlan): Promise<void> {
+  /** Adds a route's keys, ttls and `touch`: loads the keys not loaded yet (`undefined`: done already). */
+  extend(plan: RoutePlan): Promise<void> | undefined {
     return extendStash(this, plan)
   }
 

@@ -43,9 +43,8 @@ export async function rotateStash(state: StashState): Promise<void> {
   for (const field of Object.keys(fields)) expiresAt[field] = stored.expiresAt[field]!
   // The creation time moves with the data: rotating never extends `maxLifetime`.
   const moved: StoredRecord = { fields, expiresAt, createdAt: stored.createdAt }
-  if ((await store.call(() => adapter.move(from, to, moved), 'write')) === 'gone') {
-    return state.abandon() // deleted since it was read (a logout elsewhere): nothing of it may come back
-  }
+  const result = await store.call(() => adapter.move(from, to, moved), 'write')
+  if (result === 'gone') return state.abandon() // deleted since it was read (a logout elsewhere): nothing of it may come back
   log('rotate %s -> %s', recordLabel(from), recordLabel(to))
   state.stored = new Map(Object.entries(fields))
   state.expiry.forget()
@@ -55,6 +54,7 @@ export async function rotateStash(state: StashState): Promise<void> {
   state.persisted = true
   state.slid = true
   state.cookie.issue(id)
+  state.cookie.written(result)
 }
 
 /** `req.stash.reset()`: deletes the stored record now, empties the stash and clears the cookie. */

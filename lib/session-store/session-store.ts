@@ -20,6 +20,13 @@ import {
 export type { SessionSerializer, StashSessionStoreOptions }
 export { SESSION_NAMESPACE }
 
+/**
+ * The `seen` of every session load: always from the store, never from an adapter's near cache.
+ * express-session's cookie carries no record version, so only the store itself guarantees that a
+ * request reads the session its previous request wrote on another node.
+ */
+const FROM_THE_STORE = Infinity
+
 /** The callback express-session passes to store methods. */
 export type SessionCallback<T = void> = (err: unknown, value?: T) => void
 
@@ -64,7 +71,7 @@ export class StashSessionStore extends Store {
   override get(sid: string, callback?: SessionCallback<SessionData | null>): Promise<SessionData | null> {
     return settle(callback, async () => {
       const key = sessionRecordKey(sid)
-      const stored = (await this.adapter.load(key, [SESSION_FIELDS.session]))?.values[0]
+      const stored = (await this.adapter.load(key, [SESSION_FIELDS.session], FROM_THE_STORE))?.values[0]
       if (stored === undefined) return null
       const session = await this.decode(key, sid, stored)
       return session === undefined || hasExpired(session) ? null : session
@@ -101,7 +108,7 @@ export class StashSessionStore extends Store {
       const now = Date.now()
       const end = sessionEnd(session, this.options.ttl, now)
       if (end <= now) return this.adapter.delete(key)
-      const stored = (await this.adapter.load(key, [SESSION_FIELDS.session]))?.values[0]
+      const stored = (await this.adapter.load(key, [SESSION_FIELDS.session], FROM_THE_STORE))?.values[0]
       if (stored === undefined) return
       const current = await this.decode(key, sid, stored)
       if (current === undefined || hasExpired(current)) return
@@ -189,7 +196,7 @@ export class StashSessionStore extends Store {
    */
   private eachLiveSession(fn: (session: StoredSession) => void): Promise<void> {
     return this.eachSession(async (key) => {
-      const loaded = await this.adapter.load(key, [SESSION_FIELDS.id, SESSION_FIELDS.session])
+      const loaded = await this.adapter.load(key, [SESSION_FIELDS.id, SESSION_FIELDS.session], FROM_THE_STORE)
       if (loaded === undefined) return // expired or deleted since the listing
       const [id, stored] = loaded.values
       if (id === undefined || stored === undefined) {

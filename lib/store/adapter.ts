@@ -33,12 +33,33 @@ export interface StashAdapter {
   readonly kind: string
 
   /**
+   * The records live in this process's memory and leave it only sealed by the peer protocol, so
+   * nothing outside the process can alter a value: express-stash stores values without a MAC
+   * (`encrypt` still encrypts). Leave it unset for any store outside the process.
+   */
+  readonly inProcess?: boolean
+
+  /**
    * Reads `fields` of one record in one round trip, changing nothing (express-stash slides
    * expiries with a write, and only when they are due). Resolves `undefined` when the record does
    * not exist (never written, deleted, or every field expired), else the values in the order of
    * `fields`, each with its expiry (`undefined` for a missing or expired field).
+   *
+   * `seen` is the version ({@link LoadedRecord.version}) the client last saw its record written
+   * at, from its signed cookie: an adapter that answers from a cache of its own never answers
+   * with an older version than that (`Infinity`: always read the store). Adapters without
+   * versions ignore it.
    */
-  load(key: string, fields: readonly string[]): Promise<LoadedRecord | undefined>
+  load(key: string, fields: readonly string[], seen?: number): Promise<LoadedRecord | undefined>
+
+  /**
+   * Optional: {@link StashAdapter.load} answered synchronously from this process's memory, when
+   * the adapter can (the memory adapter always; a near cache on a hit): the record, `null` when
+   * the record does not exist, or `undefined` when only `load` can tell. express-stash asks it
+   * first, so a request served from memory costs no promise and no turn of the event loop. Same
+   * `seen`, same answers and errors (thrown) as `load`.
+   */
+  loadNow?(key: string, fields: readonly string[], seen?: number): LoadedRecord | null | undefined
 
   /**
    * Applies a change set to one record atomically, in one round trip: sets `set`, removes `del`,
@@ -48,9 +69,10 @@ export interface StashAdapter {
    * When the record would end up larger than `maxBytes` (UTF-8 bytes of the names plus values of
    * its live fields), nothing is written and it rejects with `StashError` `ERR_STASH_TOO_LARGE`.
    * A change with nothing to set or delete only slides expiries (or, empty, checks that the record
-   * exists, with `existing`).
+   * exists, with `existing`). An adapter that keeps versions resolves the record's version after
+   * the write ({@link WriteReceipt}).
    */
-  write(key: string, change: RecordChange): Promise<void | 'gone'>
+  write(key: string, change: RecordChange): Promise<void | 'gone' | WriteReceipt>
 
   /**
    * Replaces one field only if it still holds `swap.expected` (`undefined`: absent or expired), in
@@ -68,9 +90,10 @@ export interface StashAdapter {
    * Writes `record` (its fields, their expiries, its `createdAt`) as the whole record `to` and
    * deletes the record `from`, atomically where the store allows it (used by `rotate()`). When
    * `from` no longer exists (deleted, revoked, expired or moved since the caller read it), `to` is
-   * not written (or is removed again) and it resolves `'gone'`.
+   * not written (or is removed again) and it resolves `'gone'`. An adapter that keeps versions
+   * resolves the version of `to` ({@link WriteReceipt}).
    */
-  move(from: string, to: string, record: StoredRecord): Promise<void | 'gone'>
+  move(from: string, to: string, record: StoredRecord): Promise<void | 'gone' | WriteReceipt>
 
   /** Deletes one record. Deleting a missing record is not an error. */
   delete(key: string): Promise<void>
@@ -142,6 +165,18 @@ export interface LoadedRecord {
   readonly expiresAt: (number | undefined)[]
   /** When the record was created; `undefined` for a record written by a version that did not keep it (its next write sets it). */
   readonly createdAt: number | undefined
+  /**
+   * The record's version, for an adapter that keeps one (a near cache needs it): a counter kept
+   * with the record, raised by every write that changes it. express-stash signs the version a
+   * client's last write reached into its cookie and passes it back as `load`'s `seen`, so the
+   * client reads its own writes on every node.
+   */
+  readonly version?: number
+}
+
+/** What a write resolves to with an adapter that keeps versions: the record's version after it. */
+export interface WriteReceipt {
+  readonly version: number
 }
 
 /** A whole record: {@link StashAdapter.readAll} returns it, {@link StashAdapter.move} writes it. */
@@ -197,6 +232,6 @@ export interface FieldSwap {
 
 /** The outcome of {@link StashAdapter.compareAndSet}. */
 export type CompareAndSetResult =
-  | { readonly ok: true }
+  | { readonly ok: true; readonly version?: number }
   | { readonly ok: false; readonly current: string | undefined; readonly gone?: false }
   | { readonly ok: false; readonly current: undefined; readonly gone: true }

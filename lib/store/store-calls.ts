@@ -52,18 +52,42 @@ export class StoreCalls {
         return result
       },
       (err: unknown) => {
-        this.stats.recordCall(started)
-        this.stats.errors++
-        const failure = this.classify(err, kind)
-        if (failure instanceof StashUnavailableError) {
-          if (this.breaker.failed(failure, admission === 'probe')) {
-            log('the %s store is unavailable: %s', this.adapter.kind, (err as Error)?.message ?? err)
-            this.events.emit('unavailable', failure)
-          }
-        } else this.answered()
-        throw failure
+        throw this.failed(err, kind, admission === 'probe', started)
       },
     )
+  }
+
+  /** Counts a failed call, classifies its error, opens the breaker on an unavailable store; the error to throw. */
+  private failed(err: unknown, kind: CallKind, probe: boolean, started: number): StashError {
+    this.stats.recordCall(started)
+    this.stats.errors++
+    const failure = this.classify(err, kind)
+    if (failure instanceof StashUnavailableError) {
+      if (this.breaker.failed(failure, probe)) {
+        log('the %s store is unavailable: %s', this.adapter.kind, (err as Error)?.message ?? err)
+        this.events.emit('unavailable', failure)
+      }
+    } else this.answered()
+    return failure
+  }
+
+  /**
+   * {@link StoreCalls.call} of a synchronous adapter call (`loadNow`): the same breaker, counters
+   * and classification of failures, thrown instead of rejected.
+   */
+  callNow<T>(operation: () => T): T {
+    const admission = this.breaker.admit()
+    if (admission === 'refuse') throw this.refused()
+    const started = performance.now()
+    let result: T
+    try {
+      result = operation()
+    } catch (err) {
+      throw this.failed(err, 'read', admission === 'probe', started)
+    }
+    this.stats.recordCall(started)
+    this.answered()
+    return result
   }
 
   /** Resolves once the adapter can serve; rejects with the reason it cannot (see `stash.ready()`). */

@@ -85,14 +85,16 @@ export function setting(set: Readonly<Record<string, string>>, expiresAt: number
 /**
  * The values `load` gives for `fields`, or `undefined` when the record does not exist. Asserts
  * the shape of what it loaded: one value per field, an expiry exactly where there is a value, and
- * a `createdAt`.
+ * a `createdAt`; and, for an adapter with `loadNow`, that its answer (when it gives one) is the same.
  */
 export async function valuesOf(
   adapter: StashAdapter,
   key: string,
   fields: readonly string[],
 ): Promise<(string | undefined)[] | undefined> {
+  const known = adapter.loadNow?.(key, fields)
   const loaded = await adapter.load(key, fields)
+  if (known !== undefined) assert.deepEqual(known ?? undefined, loaded, 'loadNow answers what load answers (null: no record)')
   if (loaded === undefined) return undefined
   assert.equal(loaded.values.length, fields.length, 'load gives one value per field asked for')
   assert.equal(loaded.expiresAt.length, fields.length, 'load gives one expiry per field asked for')

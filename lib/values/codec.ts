@@ -10,6 +10,8 @@ const MAC_CHARS = 22
 const MAC_BYTES = 16
 /** First character of an encrypted value (never a base64url character, so never a MAC's). */
 const ENCRYPTED = '!'
+/** First character of a value stored without a MAC by an in-process adapter (neither base64url nor `!`). */
+const PLAIN = '='
 const IV_BYTES = 12
 const TAG_BYTES = 16
 // Keys that could reach an object's prototype when restored data is merged somewhere.
@@ -33,6 +35,11 @@ export type Decoded =
  * With encryption, a field is `!<version tag>.<base64url(iv, ciphertext, GCM tag)>`: AES-256-GCM
  * with another derived key, the record key, field name and version tag as associated data.
  * Both forms are always readable, so encryption can be turned on (or off) on a live store.
+ *
+ * For an adapter whose records never leave this process's memory except sealed by the peer
+ * protocol (`StashAdapter.inProcess`, the memory adapter), a field is `=<version tag>.<json>`:
+ * nothing outside the process can alter it, so a MAC would only cost an HMAC per write. That
+ * form is read only with `authenticate: false`; a store that needs the MAC rejects it as corrupt.
  * Short MAC'd values the codec wrote or authenticated lately are remembered exactly
  * ({@link VerifiedValues}), so reading them again costs no HMAC.
  */
@@ -43,11 +50,23 @@ export interface Codec {
   decode(record: string, field: string, stored: string): Decoded
 }
 
+/** How a codec stores values. */
+export interface CodecOptions {
+  /** Encrypt values (AES-256-GCM). @default false */
+  readonly encrypt?: boolean
+  /** MAC every value; `false` only for an in-process adapter (plain values, still readable MAC'd). @default true */
+  readonly authenticate?: boolean
+}
+
 /**
  * Creates the codec for a list of secrets (the first signs, all verify) and an optional
  * version (stored values written under another version decode as `other-version`).
  */
-export function createCodec(secrets: readonly string[], version: string | undefined, encrypt = false): Codec {
+export function createCodec(
+  secrets: readonly string[],
+  version: string | undefined,
+  { encrypt = false, authenticate = true }: CodecOptions = {},
+): Codec {
   const derive = (info: string) => secrets.map((secret) => Buffer.from(hkdfSync('sha256', secret, '', info, 32)))
   const keys = derive('express-stash value mac')
   const cipherKeys = derive('express-stash value encryption')
@@ -61,6 +80,7 @@ export function createCodec(secrets: readonly string[], version: string | undefi
 
   return {
     encode(record, field, json) {
+      if (!encrypt && !authenticate) return PLAIN + tag + '.' + json
       if (!encrypt) {
         const signature = mac(signingKey, record, field, tag, json).toString('base64url', 0, MAC_BYTES)
         const stored = signature + tag + '.' + json
@@ -71,6 +91,8 @@ export function createCodec(secrets: readonly string[], version: string | undefi
     },
     decode(record, field, stored) {
       if (stored.startsWith(ENCRYPTED)) return decryptValue(cipherKeys, tag, record, field, stored)
+      if (stored.startsWith(PLAIN))
+        return authenticate ? { kind: 'corrupt', reason: 'a value without a MAC' } : plainValue(tag, stored)
       const signature = stored.slice(0, MAC_CHARS)
       const known = verified.get(record, field, signature, stored)
       if (known !== undefined) return parsed(known)
@@ -89,6 +111,13 @@ export function createCodec(secrets: readonly string[], version: string | undefi
       return parsed(json)
     },
   }
+}
+
+/** Decodes a value stored without a MAC (`=<version tag>.<json>`). */
+function plainValue(tag: string, stored: string): Decoded {
+  const dot = stored.indexOf('.')
+  if (dot < 0) return { kind: 'corrupt', reason: 'not an express-stash value' }
+  return stored.slice(PLAIN.length, dot) === tag ? parsed(stored.slice(dot + 1)) : { kind: 'other-version' }
 }
 
 /** Decodes an encrypted stored field with whichever of `cipherKeys` opens it. */

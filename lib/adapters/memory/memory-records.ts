@@ -17,7 +17,8 @@ import { assertNotMoved } from './memory-moves.js'
 import { expiryOf, fieldsOf, liveFields, recordOf, type MemoryRecord, type MemoryTable } from './memory-table.js'
 
 /** The record methods of a {@link StashAdapter}. @internal */
-export type RecordOperations = Pick<StashAdapter, 'load' | 'write' | 'compareAndSet' | 'readAll' | 'move' | 'delete'>
+export type RecordOperations = Pick<StashAdapter, 'load' | 'write' | 'compareAndSet' | 'readAll' | 'move' | 'delete'> &
+  Required<Pick<StashAdapter, 'loadNow'>>
 
 /**
  * The record methods of a memory adapter; `open()` returns its table, or throws once the
@@ -25,11 +26,15 @@ export type RecordOperations = Pick<StashAdapter, 'load' | 'write' | 'compareAnd
  * @internal
  */
 export function recordOperations(open: () => MemoryTable): RecordOperations {
+  const loadNow = (key: string, fields: readonly string[]): LoadedRecord | null => {
+    const now = Date.now()
+    const record = open().get(key, now)
+    return record === undefined ? null : loaded(record, fields, now)
+  }
   return {
+    loadNow,
     async load(key, fields) {
-      const now = Date.now()
-      const record = open().get(key, now)
-      return record === undefined ? undefined : loaded(record, fields, now)
+      return loadNow(key, fields) ?? undefined
     },
     async write(key, change) {
       const now = Date.now()

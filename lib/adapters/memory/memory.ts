@@ -98,6 +98,7 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
 
   return {
     kind: 'memory',
+    inProcess: true,
     get size() {
       return table.records.size
     },

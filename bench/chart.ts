@@ -14,6 +14,8 @@ const COLORS: Record<Scenario, string> = {
   'raw-get-set': '#31a354',
   'stash-memory': '#fdae6b',
   'stash-redis': '#e6550d',
+  'stash-redis-cache': '#fd8d3c',
+  'stash-redis-cache-2p': '#d94801',
   'payload-session-redis': '#756bb1',
   'payload-stash-redis': '#a50f15',
 }

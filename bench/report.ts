@@ -58,6 +58,8 @@ export const LABELS: Record<Scenario, string> = {
   'raw-get-set': 'raw node-redis GET + SET',
   'stash-memory': 'express-stash memory',
   'stash-redis': 'express-stash Redis',
+  'stash-redis-cache': 'express-stash Redis, near cache',
+  'stash-redis-cache-2p': 'express-stash Redis, near cache, 2 processes',
   'payload-session-redis': `connect-redis, ${PAYLOAD_KEYS} keys × 10 KB`,
   'payload-stash-redis': `express-stash Redis, ${PAYLOAD_KEYS} keys × 10 KB`,
 }

@@ -12,10 +12,14 @@
  * Scenarios (see SCENARIOS): bare Express; express-session with its MemoryStore and with
  * connect-redis (resave: false, saveUninitialized: false); one raw node-redis GET per request,
  * and one GET + one SET per request, on both routes (the floor of a 1- and a 2-round-trip
- * design); express-stash with its memory adapter and with redisAdapter on a node-redis client.
+ * design); express-stash with its memory adapter and with redisAdapter on a node-redis client,
+ * without and with its near cache (`cache: true`), the latter also as two processes of
+ * node:cluster sharing the port (each client's requests land on both, so every write on one
+ * invalidates the other's copy).
  * The process prints `listening` once it accepts connections, and exits on SIGTERM.
  * Express runs with its defaults (ETag included): the same response path in every scenario.
  */
+import cluster from 'node:cluster'
 import { randomUUID } from 'node:crypto'
 import { RedisStore } from 'connect-redis'
 import { parse as parseCookies } from 'cookie'
@@ -143,9 +147,11 @@ async function routesFor(scenario: Scenario, app: express.Express, redisUrl: str
       }
     }
     case 'stash-memory':
-    case 'stash-redis': {
-      const client = scenario === 'stash-redis' ? await connectRedis(redisUrl) : undefined
-      const adapter = client === undefined ? undefined : redisAdapter({ client })
+    case 'stash-redis':
+    case 'stash-redis-cache':
+    case 'stash-redis-cache-2p': {
+      const client = scenario === 'stash-memory' ? undefined : await connectRedis(redisUrl)
+      const adapter = client === undefined ? undefined : redisAdapter({ client, cache: scenario !== 'stash-redis' })
       const stash = createStash({ secret: SECRET, storedKeys: ['count'], ttl: TTL, ...(adapter && { adapter }) })
       app.use(stash)
       const data = (req: Request): Stash<Counted> => req.stash
@@ -162,13 +168,29 @@ async function main(): Promise<void> {
   if (!SCENARIOS.includes(scenario as Scenario) || !port) {
     throw new Error(`usage: server.ts <${SCENARIOS.join('|')}> <port> [redis url]`)
   }
+  if (scenario === 'stash-redis-cache-2p' && cluster.isPrimary) return twoProcesses()
   const app = express()
   const routes = await routesFor(scenario as Scenario, app, redisUrl)
   app.get('/read', routes.read)
   app.get('/write', routes.write)
   app.get('/setup', routes.setup ?? routes.write)
-  app.listen(Number(port), '127.0.0.1', () => console.log('listening'))
+  app.listen(Number(port), '127.0.0.1', () => (cluster.isWorker ? process.send!('listening') : console.log('listening')))
   process.once('SIGTERM', () => process.exit(0)) // nothing to flush: the driver owns Redis
+}
+
+/** The primary of the two-process scenario: two workers share the port; `listening` once both do. */
+function twoProcesses(): void {
+  const workers = [cluster.fork(), cluster.fork()]
+  let listening = 0
+  for (const worker of workers) {
+    worker.on('message', (message) => {
+      if (message === 'listening' && ++listening === workers.length) console.log('listening')
+    })
+  }
+  process.once('SIGTERM', () => {
+    for (const worker of workers) worker.kill('SIGTERM')
+    process.exit(0)
+  })
 }
 
 main().catch((error: unknown) => {

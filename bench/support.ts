@@ -17,6 +17,8 @@ export const SCENARIOS = [
   'raw-get-set',
   'stash-memory',
   'stash-redis',
+  'stash-redis-cache',
+  'stash-redis-cache-2p',
   'payload-session-redis',
   'payload-stash-redis',
 ] as const
@@ -30,6 +32,8 @@ export const REDIS_SCENARIOS: readonly Scenario[] = [
   'raw-get',
   'raw-get-set',
   'stash-redis',
+  'stash-redis-cache',
+  'stash-redis-cache-2p',
   'payload-session-redis',
   'payload-stash-redis',
 ]
@@ -234,14 +238,25 @@ function machineTicks(): number {
   return user! + nice! + system! + irq! + softirq! + (steal ?? 0)
 }
 
-/** User + system CPU time of one process, in clock ticks (CLOCK_TICKS per second; 0 once it is gone). */
+/**
+ * User + system CPU time of one process and of the processes it started (the workers of a
+ * two-process scenario), in clock ticks (CLOCK_TICKS per second; 0 once it is gone).
+ */
 export function processTicks(pid: number): number {
+  let own: number
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return Number(fields[11]) + Number(fields[12]) // utime, stime
+    own = Number(fields[11]) + Number(fields[12]) // utime, stime
   } catch {
     return 0
   }
+  let children: string[] = []
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean)
+  } catch {
+    // A kernel without the children list: the process's own time only.
+  }
+  return own + children.reduce((sum, child) => sum + processTicks(Number(child)), 0)
 }
 
 /**

@@ -74,7 +74,8 @@ export function createStash<Data extends object = StashData>(options: StashOptio
     },
     stats: {
       value: function stats(): StashStats {
-        return store.stats.snapshot()
+        const cache = adapter.cacheStats?.()
+        return cache === undefined ? store.stats.snapshot() : Object.freeze({ ...store.stats.snapshot(), cache })
       },
     },
   })

@@ -9,6 +9,7 @@ export {
   type LoadedRecord,
   type RecordChange,
   type StashAdapter,
+  type StashCacheStats,
   type StashEviction,
   type StoredRecord,
   type WriteReceipt,

@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { JsonSafeKey } from './json-types.js'
+import type { StashCacheStats } from './store/adapter.js'
 
 /**
  * The shape of stored data, to be completed by the application through declaration merging:
@@ -206,6 +207,8 @@ export interface StashStats {
   readonly evictions: number
   /** Latency of every store call, successful or not. */
   readonly latency: StashLatency
+  /** The adapter's near cache (`redisAdapter({ cache })`): present only with one. */
+  readonly cache?: StashCacheStats
 }
 
 /** The data type of a stash instance: `StashDataOf<typeof stash>` is the `Data` of `createStash<Data>()`. */

@@ -31,3 +31,22 @@ export function useRedis(): () => TestRedis {
     return redis
   }
 }
+
+/**
+ * `commandsDuring(run)`: calls per command Redis counted while `run` ran (scripts' inner commands
+ * included, CONFIG and INFO left out), read through the client `client()` gives.
+ */
+export function commandCounter(
+  client: () => TestRedis['client'],
+): (run: () => Promise<unknown>) => Promise<Record<string, number>> {
+  return async (run) => {
+    await client().sendCommand(['CONFIG', 'RESETSTAT'])
+    await run()
+    const stats: Record<string, number> = {}
+    const text = String(await client().sendCommand<string>(['INFO', 'commandstats']))
+    for (const [, name, calls] of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      if (!/^(config|info)\b/.test(name!)) stats[name!] = Number(calls)
+    }
+    return stats
+  }
+}

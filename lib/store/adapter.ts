@@ -140,6 +140,25 @@ export interface StashAdapter {
    * the `'evicted'` event. Stores that evict on their own (Redis `maxmemory`) leave it out.
    */
   onEvict?(listener: (eviction: StashEviction) => void): () => void
+
+  /** Optional: the counters of the adapter's near cache (`stash.stats().cache`); adapters without one leave it out. */
+  cacheStats?(): StashCacheStats
+}
+
+/** The counters of an adapter's near cache (the Redis adapter with `cache`), in `stash.stats().cache`. */
+export interface StashCacheStats {
+  /** Loads answered from this process's memory, without a round trip. */
+  readonly hits: number
+  /** Loads that asked the store: not cached, older than the client's own last write, or tracking not confirmed. */
+  readonly misses: number
+  /** Records dropped because the store said another connection changed them. */
+  readonly invalidations: number
+  /** Times the whole cache was emptied (a lost or reconnected tracking connection, a flush of the store). */
+  readonly flushes: number
+  /** Records held now. */
+  readonly entries: number
+  /** Bytes held now (UTF-8 of the cached values, names and markers). */
+  readonly bytes: number
 }
 
 /** One eviction pass of an adapter ({@link StashAdapter.onEvict}): what it removed. */

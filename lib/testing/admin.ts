@@ -3,20 +3,20 @@
  * index behind `listFor()` / `revokeAll()` (record keys `{owner}hash`).
  * @module
  */
-import { deepStrictEqual as equal } from 'node:assert/strict'
 import { ownerOfKey } from '../store/adapter.js'
 import {
+  type AdapterAccessor,
+  type AdapterFactory,
+  type ContractOptions,
+  equal,
   fieldsOf,
   inSeconds,
   randomKey,
   setting,
   sleepUntil,
-  useAdapter,
-  TTL,
-  type AdapterAccessor,
-  type AdapterFactory,
   type TestApi,
-  type ContractOptions,
+  TTL,
+  useAdapter,
 } from './helpers.js'
 
 const ownedKey = (owner: string) => `{${owner}}${randomKey()}`

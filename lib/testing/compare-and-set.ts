@@ -2,19 +2,20 @@
  * The `compareAndSet` group of the adapter contract.
  * @module
  */
-import assert, { deepStrictEqual as equal } from 'node:assert/strict'
+import assert from 'node:assert/strict'
 import {
+  type AdapterAccessor,
+  type AdapterFactory,
+  type ContractOptions,
+  equal,
   expectStashError,
   fieldsOf,
   later,
   randomKey,
   setting,
+  type TestApi,
   useAdapter,
   valuesOf,
-  type AdapterAccessor,
-  type AdapterFactory,
-  type TestApi,
-  type ContractOptions,
 } from './helpers.js'
 
 /**

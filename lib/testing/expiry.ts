@@ -3,21 +3,22 @@
  * timers, so it also holds for stores that expire fields on their own clock).
  * @module
  */
-import assert, { deepStrictEqual as equal } from 'node:assert/strict'
+import assert from 'node:assert/strict'
 import {
+  type AdapterAccessor,
+  type AdapterFactory,
+  type ContractOptions,
+  equal,
   fieldsOf,
   inSeconds,
   randomKey,
   setting,
   sleep,
   sleepUntil,
+  type TestApi,
+  TTL,
   useAdapter,
   valuesOf,
-  TTL,
-  type AdapterAccessor,
-  type AdapterFactory,
-  type TestApi,
-  type ContractOptions,
 } from './helpers.js'
 
 /**

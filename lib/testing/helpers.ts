@@ -12,6 +12,24 @@ import { StashError, type StashErrorCode } from '../errors.js'
 
 export { sleep }
 
+/**
+ * `deepStrictEqual` of a call's result against what the contract says, versions aside: an
+ * adapter that keeps versions adds `version` to loads and compare-and-set results and resolves
+ * writes and moves to a `{ version }` receipt (checked to be a positive integer, then left out).
+ */
+export function equal(actual: unknown, expected: unknown, message?: string): void {
+  assert.deepStrictEqual(unversioned(actual, expected), expected, message)
+}
+
+/** `actual` without the version an adapter that keeps versions adds to it (where `expected` has none). */
+function unversioned(actual: unknown, expected: unknown): unknown {
+  if (typeof actual !== 'object' || actual === null || !Object.hasOwn(actual, 'version')) return actual
+  if (typeof expected === 'object' && expected !== null && Object.hasOwn(expected, 'version')) return actual
+  const { version, ...rest } = actual as { version: unknown }
+  assert.ok(Number.isSafeInteger(version) && (version as number) > 0, `a version is a positive integer, got ${String(version)}`)
+  return Object.keys(rest).length === 0 && expected === undefined ? undefined : rest
+}
+
 /** A test body: the suite's tests are all async. */
 export type TestBody = () => Promise<void> | void
 

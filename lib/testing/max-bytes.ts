@@ -2,9 +2,12 @@
  * The `maxBytes` group of the adapter contract.
  * @module
  */
-import { deepStrictEqual as equal } from 'node:assert/strict'
 import {
+  type AdapterAccessor,
+  type AdapterFactory,
   byteSize,
+  type ContractOptions,
+  equal,
   expectStashError,
   fieldsOf,
   inSeconds,
@@ -12,12 +15,9 @@ import {
   randomKey,
   setting,
   sleepUntil,
+  type TestApi,
   useAdapter,
   valuesOf,
-  type AdapterAccessor,
-  type AdapterFactory,
-  type TestApi,
-  type ContractOptions,
 } from './helpers.js'
 
 /**

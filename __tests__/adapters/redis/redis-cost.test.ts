@@ -108,10 +108,18 @@ it('costs two round trips for a change, writing only the changed field', async (
     request(app).get('/set-a').set('Cookie', cookiePair(first)).expect(200, { a: 2, b: 'b' }),
   )
   expect(trips).toEqual([['HMGET'], ['EVALSHA']])
-  // The write: the marker (HGET: every field's expiry and size, so no field is measured), HSET of
-  // the field and the marker, and the key's expiry (PEXPIRE). The other key, b, is not read.
+  // The write, worked out on the client from the marker the load read (every field's expiry and
+  // size, so no field is measured): the script checks that the marker is still the one stored
+  // (HGET), then sets the field and the new marker (HSET) and the key's expiry (PEXPIRE), without
+  // decoding anything. The other key, b, is not read.
   expect(commands).toEqual({ hmget: 1, evalsha: 1, hget: 1, hset: 1, pexpire: 1 })
   const write = roundTrips[1]!
+  // EVALSHA sha 1 key, then the marker expected and the one the write makes.
+  const [expected, next] = [JSON.parse(write[4]!) as { v: number }, JSON.parse(write[5]!) as { v: number }]
+  expect(next).toMatchObject({ v: expected.v + 1, f: { a: expect.any(Array), b: expect.any(Array) } })
+  // Eight arguments in all (each one costs Redis): the markers, the key's lifetime, how many
+  // fields to remove and to set, the numbers only the full path reads (in one), the field and value.
+  expect(write.slice(4)).toHaveLength(8)
   expect(write).toContain('a')
   expect(write).not.toContain('b')
 })

@@ -1,28 +1,17 @@
 import { redisAdapter, type RedisAdapter } from '../../../lib/index.js'
-import { useRedis } from '../../support/redis-client.js'
+import { commandCounter, useRedis } from '../../support/redis-client.js'
 
 // The record layout on a real Redis (7.0 in CI, no HPEXPIRE): one hash, a field per stored key,
-// and the marker field '' holding {"c": createdAt, "f": {field: [expiresAt, bytes]}}; the
-// layouts of earlier versions (marker = the size, or no marker) are read and converted.
+// and the marker field '' holding {"c": createdAt, "v": version, "f": {field: [expiresAt, bytes]}};
+// the layouts of earlier versions (marker = the size, or no marker) are read and converted.
 const redis = useRedis()
 const client = () => redis().client
+const commandsDuring = commandCounter(client)
 const MINUTE = 60_000
 
 /** The marker of a record, parsed. */
-async function markerOf(key: string): Promise<{ c: number; f: Record<string, [number, number]> }> {
-  return JSON.parse((await client().hGet(key, ''))!) as { c: number; f: Record<string, [number, number]> }
-}
-
-/** Calls per command Redis counted while `run` ran (scripts' inner commands included). */
-async function commandsDuring(run: () => Promise<unknown>): Promise<Record<string, number>> {
-  await client().sendCommand(['CONFIG', 'RESETSTAT'])
-  await run()
-  const stats: Record<string, number> = {}
-  const text = String(await client().sendCommand<string>(['INFO', 'commandstats']))
-  for (const [, name, calls] of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    if (!/^(config|info)\b/.test(name!)) stats[name!] = Number(calls)
-  }
-  return stats
+async function markerOf(key: string): Promise<{ c: number; v: number; f: Record<string, [number, number]> }> {
+  return JSON.parse((await client().hGet(key, ''))!) as { c: number; v: number; f: Record<string, [number, number]> }
 }
 
 let adapter: RedisAdapter
@@ -43,7 +32,7 @@ it('stores one hash per record: a field per key, and the marker with createdAt a
   expect(fields).toEqual({ cart: '[1]', theme: '"dark"' })
   // 'cart' + '[1]' and 'theme' + '"dark"' are 7 and 11 bytes; 13-digit times are kept exactly.
   const meta = JSON.parse(marker!) as { c: number; f: unknown }
-  expect(meta).toEqual({ c: expect.any(Number), f: { cart: [now + MINUTE, 7], theme: [now + 2 * MINUTE, 11] } })
+  expect(meta).toEqual({ c: expect.any(Number), v: 1, f: { cart: [now + MINUTE, 7], theme: [now + 2 * MINUTE, 11] } })
   expect(meta.c).toBeGreaterThanOrEqual(now)
   // The key expires exactly when its last field does.
   const left = Number(await client().pTTL('layout:rec'))
@@ -53,6 +42,7 @@ it('stores one hash per record: a field per key, and the marker with createdAt a
     values: ['"dark"', undefined, '[1]'],
     expiresAt: [now + 2 * MINUTE, undefined, now + MINUTE],
     createdAt: meta.c,
+    version: 1,
   })
   // Deleting the last key deletes the record, marker and all.
   await adapter.write('rec', { set: {}, del: ['cart', 'theme'], expiresAt: {} })
@@ -166,6 +156,7 @@ describe('records of earlier layouts', () => {
       values: [undefined],
       expiresAt: [undefined],
       createdAt: undefined,
+      version: 0,
     })
     const all = (await adapter.readAll(key.slice('layout:'.length)))!
     expect(all).toMatchObject({ fields: { a: '12345', b: '678' }, createdAt: undefined })
@@ -176,6 +167,7 @@ describe('records of earlier layouts', () => {
     expect(writing).toMatchObject({ hkeys: 1, hstrlen: 2, pttl: 1 })
     const meta = await markerOf(key)
     expect(meta.c).toBeGreaterThanOrEqual(now)
+    expect(meta.v).toBe(1)
     expect(meta.f.c).toEqual([now + 10_000, 2])
     expect(meta.f.a![1]).toBe(6)
     expect(meta.f.b![1]).toBe(4)

@@ -51,6 +51,12 @@ runAdapterContract(jestGlobals, 'redis via node-redis 4', () => redisAdapter({ c
 runAdapterContract(jestGlobals, 'redis via node-redis 5', () => redisAdapter({ client: nodeRedis5, prefix: prefix() }))
 runAdapterContract(jestGlobals, 'redis via ioredis 5', () => redisAdapter({ client: ioredis5, prefix: prefix() }))
 runAdapterContract(jestGlobals, 'redis via URL', () => redisAdapter(server.url, { prefix: prefix() }))
+runAdapterContract(jestGlobals, 'redis with the near cache, node-redis', () =>
+  redisAdapter({ client: nodeRedis, prefix: prefix(), cache: true }),
+)
+runAdapterContract(jestGlobals, 'redis with the near cache, ioredis', () =>
+  redisAdapter({ client: ioredis, prefix: prefix(), cache: true }),
+)
 
 describe('redisAdapter', () => {
   const write = (adapter: RedisAdapter, record: string) =>

@@ -21,6 +21,8 @@ export interface RedisDriver {
   readonly label: string
   /** Keys in different hash slots may live on different nodes. */
   readonly cluster: boolean
+  /** The client it drives (the near cache duplicates it for its own connections). */
+  readonly client: RedisClientLike
   /** The last connection error the client reported (for clients the adapter created). */
   lastError?: Error
   /** Calls in flight through `bounded` (redis-call.ts). */
@@ -70,6 +72,7 @@ function ioRedisDriver(io: IoRedisClient): RedisDriver {
   return {
     label: io.isCluster === true ? 'ioredis cluster' : 'ioredis',
     cluster: io.isCluster === true,
+    client: io,
     // An ioredis Cluster is 'ready' once its slots are known.
     isReady: () => io.status === 'ready',
     ready: readiness(io, () => io.status === 'ready'),
@@ -84,6 +87,7 @@ function nodeRedisClusterDriver(cluster: NodeRedisCluster): RedisDriver {
   return {
     label: 'node-redis cluster',
     cluster: true,
+    client: cluster,
     // The cluster client routes and reconnects per node; the per-call timeout bounds the wait.
     isReady: () => true,
     ready: async () => true,
@@ -105,6 +109,7 @@ function nodeRedisDriver(node: NodeRedisClient): RedisDriver {
   return {
     label: 'node-redis',
     cluster: false,
+    client: node,
     isReady: () => node.isReady,
     ready: readiness(node, () => node.isReady),
     command: (_key, args) => node.sendCommand(args, ADAPTER_TIMEOUT_ONLY),

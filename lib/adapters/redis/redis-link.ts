@@ -1,16 +1,20 @@
 /**
  * The connection of one Redis adapter, shared by all its operations: the client (the caller's
  * own, or one created for a URL), the key layout (`prefix` + record key; owner indexes
- * `prefix{owner}`), commands and scripts sent through `bounded`, `ready()` and `close()`.
+ * `prefix{owner}`), commands and scripts sent through `bounded`, `ready()` and `close()`; with
+ * `cache`, the near cache and its invalidation channel, whose data connection carries every call
+ * while the channel is confirmed.
  * @module
  */
 import { StashError, StashUnavailableError } from '../../errors.js'
 import { ownerOfKey } from '../../store/adapter.js'
 import { bounded } from './redis-call.js'
 import { connectUrl } from './redis-connect.js'
+import { RecordCache } from './redis-cache.js'
 import { driverFor, type RedisDriver } from './redis-driver.js'
 import type { ResolvedRedisOptions } from './redis-options.js'
 import { scriptCommand, type RedisScript } from './redis-scripts.js'
+import { openTracking, type Tracking } from './redis-tracking.js'
 
 /** What every operation of one Redis adapter reaches Redis through. */
 export interface RedisLink {
@@ -34,8 +38,10 @@ export interface RedisLink {
   command(target: string, args: string[]): Promise<unknown>
   /** The adapter's `ready()`: connected, authenticated and answering within `timeout` ms. */
   ready(timeout: number): Promise<void>
-  /** The adapter's `close()`: closes the client it created (a caller's own stays open). */
+  /** The adapter's `close()`: closes the client it created (a caller's own stays open) and the cache's connections. */
   close(): Promise<void>
+  /** The near cache, with `cache`. */
+  readonly cache: RecordCache | undefined
 }
 
 /** Opens the link of an adapter with these options: creates and connects its client for a URL. */
@@ -46,19 +52,33 @@ export function openRedisLink(settings: ResolvedRedisOptions): RedisLink {
   // A failure to create the client is reported by every call (StashUnavailableError), not as an
   // unhandled rejection that would crash the process before the first request.
   connecting?.catch(() => {})
-  const direct = settings.client === undefined ? undefined : driverFor(settings.client)
+  const main = settings.client === undefined ? undefined : driverFor(settings.client)
   let closed = false
+  const near = settings.cache === undefined ? undefined : nearCache(settings, main ?? connecting!, () => closed)
+  // While the cache's channel is confirmed, every call goes through its data connection, whose
+  // own writes Redis does not report back (NOLOOP); else through the adapter's client.
+  const directDriver = (): RedisDriver | undefined => {
+    const tracking = near?.tracking()
+    return tracking?.confirmed === true ? tracking.driver : main
+  }
 
   const redisKey = (record: string): string => prefix + record
   const indexKey = (owner: string): string => `${prefix}{${owner}}`
   const driver = async (): Promise<RedisDriver> => {
     if (closed) throw new StashError('ERR_STASH_CLOSED', 'the redis adapter was closed')
+    const direct = directDriver()
     if (direct !== undefined) return direct
     try {
       return await connecting!
     } catch (err) {
       throw new StashUnavailableError(`cannot create a Redis client: ${(err as Error).message}`, { cause: err })
     }
+  }
+  // A driver at hand is used without awaiting driver(): one promise fewer per call.
+  const send = <T>(command: string[], target: string | undefined, read?: (reply: unknown) => T, script?: RedisScript) => {
+    const direct = closed ? undefined : directDriver()
+    if (direct !== undefined) return bounded(direct, settings, command, target, read, script)
+    return driver().then((d) => bounded(d, settings, command, target, read, script))
   }
   return {
     settings,
@@ -68,29 +88,53 @@ export function openRedisLink(settings: ResolvedRedisOptions): RedisLink {
       const owner = ownerOfKey(record)
       return owner === undefined ? [redisKey(record)] : [redisKey(record), indexKey(owner)]
     },
-    directDriver: () => (closed ? undefined : direct),
+    directDriver: () => (closed ? undefined : directDriver()),
     driver,
-    // A caller's own client is used without awaiting driver(): one promise fewer per call.
-    script(name, keys, args, read) {
-      const command = scriptCommand(name, keys, args)
-      if (direct !== undefined && !closed) return bounded(direct, settings, command, keys[0], read, name)
-      return driver().then((d) => bounded(d, settings, command, keys[0], read, name))
-    },
-    command(target, args) {
-      if (direct !== undefined && !closed) return bounded(direct, settings, args, target)
-      return driver().then((d) => bounded(d, settings, args, target))
-    },
+    cache: near?.cache,
+    script: (name, keys, args, read) => send(scriptCommand(name, keys, args), keys[0], read, name),
+    command: (target, args) => send(args, target),
     async ready(timeout) {
+      const started = Date.now()
       const d = await driver()
       await waitUntilReady(d, timeout)
       await bounded(d, { timeout, maxPending: settings.maxPending }, ['PING'], undefined)
+      // The near cache serves once its channel is confirmed; the adapter serves without it meanwhile.
+      await near?.tracking()?.ready(Math.max(0, timeout - (Date.now() - started)))
     },
     async close() {
       if (closed) return
       closed = true
+      await near?.tracking()?.close()
+      near?.cache.flush()
       if (ownsClient) await (await connecting!.catch(() => undefined))?.close()
     },
   }
+}
+
+/**
+ * The near cache of an adapter and its invalidation channel, opened on the adapter's client
+ * (once connected, for a client the adapter creates; never after `closed()`).
+ */
+function nearCache(
+  settings: ResolvedRedisOptions,
+  client: RedisDriver | Promise<RedisDriver>,
+  closed: () => boolean,
+): { readonly cache: RecordCache; tracking(): Tracking | undefined } {
+  let tracking: Tracking | undefined
+  const cache = new RecordCache(settings.cache!, () => tracking?.confirmed === true)
+  const track = (d: RedisDriver): void => {
+    if (closed()) return
+    tracking = openTracking(d.client, {
+      prefix: settings.prefix,
+      onInvalidate: (keys) => {
+        for (const key of keys) cache.invalidate(key)
+      },
+      onFlush: () => cache.flush(),
+    })
+  }
+  if (client instanceof Promise) client.then(track, () => {})
+  else track(client)
+  return { cache, tracking: () => tracking }
 }
 
 /** Connection errors no retry can fix: the adapter's `ready()` gives up on them at once. */

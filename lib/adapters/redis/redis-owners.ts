@@ -15,6 +15,8 @@ export type RedisOwnerCalls = Pick<StashAdapter, 'move'> & Required<Pick<StashAd
 /** `move`, `ownerKeys` and `deleteOwner` of the adapter on `link`. */
 export function ownerCalls(link: RedisLink): RedisOwnerCalls {
   const { script, scriptKeys, redisKey, indexKey, settings } = link
+  // Versions go out only with the near cache: they are what the cookie signs for read-your-writes.
+  const receipt = (version: number) => (link.cache === undefined ? undefined : { version })
   return {
     async move(from, to, record) {
       const now = String(Date.now())
@@ -32,14 +34,16 @@ export function ownerCalls(link: RedisLink): RedisOwnerCalls {
         const [layout, indexes] = moveIndexes(fromOwner, toOwner, indexKey)
         const moved = Number(await script(MOVE, [redisKey(from), redisKey(to), ...indexes], [now, layout, created, ...triples]))
         if (moved === 0) return 'gone'
+        return receipt(moved)
       } else {
         // Two hash slots: write the new record first, so a failure never loses the data; if the
         // old one is gone by then (revoked meanwhile), take the new one back: its ID was never sent.
-        await script(REPLACE, scriptKeys(to), [now, created, ...triples])
+        const written = Number(await script(REPLACE, scriptKeys(to), [now, created, ...triples]))
         if (Number(await script(DELETE, scriptKeys(from), [])) === 0) {
           await script(DELETE, scriptKeys(to), [])
           return 'gone'
         }
+        return receipt(written)
       }
     },
     async ownerKeys(owner) {

@@ -7,8 +7,9 @@
  */
 import type { StashAdapter } from '../../store/adapter.js'
 import { redisAdmin } from './redis-admin.js'
+import { cachedCalls } from './redis-cached.js'
 import { openRedisLink } from './redis-link.js'
-import { redisLoad } from './redis-load.js'
+import { observedLoad, redisLoad } from './redis-load.js'
 import { resolveRedisOptions, type RedisAdapterOptions, type RedisConnection } from './redis-options.js'
 import { ownerCalls } from './redis-owners.js'
 import { recordCalls } from './redis-records.js'
@@ -25,7 +26,8 @@ export interface RedisAdapter extends StashAdapter {
  * plain `HMGET`; a write is one Lua script; each touches a single key (and its owner index, in the
  * same hash slot), so every per-request operation stays in one hash slot on Redis Cluster. The
  * expiries live in the marker, not in Redis's own per-field expiry (`HPEXPIRE`, Redis 7.4 and
- * later): every Redis version serves them alike.
+ * later): every Redis version serves them alike. With `cache`, each process answers the loads of
+ * records it holds from memory, kept correct by Redis's client tracking (redis-cached.ts).
  *
  * @example
  * createStash({ adapter: redisAdapter(process.env.REDIS_URL) })
@@ -33,13 +35,12 @@ export interface RedisAdapter extends StashAdapter {
  */
 export function redisAdapter(connection: RedisConnection, options: RedisAdapterOptions = {}): RedisAdapter {
   const link = openRedisLink(resolveRedisOptions(connection, options))
+  const calls = { load: redisLoad(link), ...recordCalls(link), ...ownerCalls(link), ...redisAdmin(link) }
   return {
     kind: 'redis',
     prefix: link.settings.prefix,
-    load: redisLoad(link),
-    ...recordCalls(link),
-    ...ownerCalls(link),
-    ...redisAdmin(link),
+    ...calls,
+    ...(link.cache === undefined ? {} : cachedCalls(link, link.cache, calls, observedLoad(link))),
     ready: link.ready,
     close: link.close,
   }

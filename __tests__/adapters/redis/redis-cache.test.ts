@@ -1,0 +1,125 @@
+/**
+ * The near cache (`redisAdapter({ cache: true })`) as deployed: two app processes on the built
+ * package share one real redis-server, each with its own cache; a client's requests land on
+ * either. No read is ever stale: a client reads its own write on the other node at once (the
+ * version signed in its cookie), and another writer's change once its invalidation arrives; the
+ * cache empties itself when Redis restarts or its tracking connection is killed.
+ */
+import { CookieJar, freePort, get, startFixture, type NodeProcess } from '../../support/peer-nodes.js'
+import { startRedis, type RedisServer } from '../../support/redis-server.js'
+
+/** Commands Redis ran since the last `CONFIG RESETSTAT`, by name (`INFO commandstats`). */
+async function commandCounts(redis: RedisServer): Promise<Record<string, number>> {
+  const info = await redis.cli('INFO', 'commandstats')
+  const counts: Record<string, number> = {}
+  for (const match of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) counts[match[1]!] = Number(match[2])
+  return counts
+}
+
+/** Polls `check` every 10 ms until it holds, at most `ms`. */
+async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not so within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+type CacheStats = { hits: number; misses: number; invalidations: number; flushes: number; entries: number }
+const cacheOf = (body: Record<string, unknown>) => body.cache as CacheStats
+
+describe.each(['url', 'node-redis', 'ioredis'])('the near cache across two processes (%s)', (client) => {
+  let redis: RedisServer
+  let a: NodeProcess
+  let b: NodeProcess
+
+  beforeAll(async () => {
+    redis = await startRedis()
+    const env = { REDIS_URL: redis.url, CLIENT: client }
+    ;[a, b] = await Promise.all([
+      freePort().then((port) => startFixture('cache-app.cjs', port, { ...env, NODE_NAME: 'a' })),
+      freePort().then((port) => startFixture('cache-app.cjs', port, { ...env, NODE_NAME: 'b' })),
+    ])
+  }, 30_000)
+  afterAll(async () => {
+    await Promise.all([a?.kill(), b?.kill()])
+    await redis?.stop()
+  })
+
+  it('answers a repeated read from memory: no Redis command at all', async () => {
+    const jar = new CookieJar()
+    await jar.get(a.port, '/count')
+    await jar.get(a.port, '/peek')
+    await redis.cli('CONFIG', 'RESETSTAT')
+    const before = cacheOf((await jar.get(a.port, '/peek')).body).hits
+    const read = await jar.get(a.port, '/peek')
+    expect(read.body.count).toBe(1)
+    expect(cacheOf(read.body).hits).toBe(before + 1)
+    const counts = await commandCounts(redis)
+    expect(Object.keys(counts).filter((name) => !['config|resetstat', 'info', 'ping'].includes(name))).toEqual([])
+  })
+
+  it('reads its own writes on the other node at once, every time', async () => {
+    const jar = new CookieJar()
+    for (let i = 1; i <= 60; i++) {
+      const node = i % 2 === 0 ? a : b
+      const next = i % 3 === 0 ? (node === a ? b : a) : node
+      expect((await jar.get(node.port, '/count')).body.count).toBe(2 * i - 1)
+      // The next request may land on either node; neither may answer from an older copy.
+      expect((await jar.get(next.port, '/count')).body.count).toBe(2 * i)
+    }
+  })
+
+  it("sees another writer's change once its invalidation arrives", async () => {
+    const jar = new CookieJar()
+    await jar.get(a.port, '/count')
+    const stale = jar.cookie! // a second tab that keeps the first cookie
+    expect((await get(a.port, '/peek', stale)).body.count).toBe(1) // now cached on a
+    const invalidated = cacheOf((await get(a.port, '/peek', stale)).body).invalidations
+    await jar.get(b.port, '/count') // written on b
+    await eventually(async () => cacheOf((await get(a.port, '/peek')).body).invalidations > invalidated)
+    expect((await get(a.port, '/peek', stale)).body.count).toBe(2)
+  })
+
+  it('never brings back a stash revoked on the other node', async () => {
+    const jar = new CookieJar()
+    await jar.get(a.port, '/count')
+    expect((await jar.get(a.port, '/peek')).body.count).toBe(1)
+    await get(b.port, '/revoke')
+    await eventually(async () => (await get(a.port, '/peek', jar.cookie)).body.count === null)
+    expect((await jar.get(a.port, '/count')).body.count).toBe(1) // a new stash, not the revoked one
+  })
+
+  it('empties itself when its tracking connection is killed, and serves fresh data after', async () => {
+    const jar = new CookieJar()
+    await jar.get(a.port, '/count')
+    await jar.get(a.port, '/peek')
+    const flushes = cacheOf((await jar.get(a.port, '/peek')).body).flushes
+    await redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub')
+    await eventually(async () => cacheOf((await get(a.port, '/peek')).body).flushes > flushes)
+    const stale = jar.cookie!
+    await jar.get(b.port, '/count') // while a may still be re-enabling tracking
+    await eventually(async () => (await get(a.port, '/peek', stale)).body.count === 2)
+    expect((await jar.get(a.port, '/count')).body.count).toBe(3)
+  })
+
+  it('survives a Redis restart: flushed, then correct on both nodes', async () => {
+    const jar = new CookieJar()
+    await jar.get(a.port, '/count')
+    await jar.get(b.port, '/peek')
+    // Served from a's cache: its channel is confirmed (again, after the previous test).
+    let hits = -1
+    await eventually(async () => {
+      const { hits: now } = cacheOf((await get(a.port, '/peek', jar.cookie)).body)
+      return hits >= 0 && now > hits ? true : ((hits = now), false)
+    })
+    const flushes = cacheOf((await jar.get(a.port, '/peek')).body).flushes
+    await redis.restart() // no persistence: every record is gone
+    await eventually(async () => cacheOf((await get(a.port, '/peek')).body).flushes > flushes, 10_000)
+    await eventually(async () => (await get(a.port, '/peek', jar.cookie)).body.count === null, 10_000)
+    expect((await get(b.port, '/peek', jar.cookie)).body.count).toBeNull()
+    const fresh = new CookieJar()
+    expect((await fresh.get(b.port, '/count')).body.count).toBe(1)
+    expect((await fresh.get(a.port, '/count')).body.count).toBe(2)
+  }, 30_000)
+})

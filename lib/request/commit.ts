@@ -79,7 +79,7 @@ export async function commitChanges(state: StashState, changes: Changes | undefi
     state.abandon()
     return commitChanges(state, changes.set.size === 0 ? undefined : { set: changes.set, del: [] })
   }
-  state.cookie.written(written)
+  state.written(written)
   store.stats.bytesWritten += bytes
   if (log.enabled) log('write %s: %d set, %d removed', recordLabel(record), changes.set.size, changes.del.length)
   expiry.record(expiresAt)
@@ -134,6 +134,6 @@ async function slideOrConfirm(state: StashState, now: number): Promise<void> {
   }
   state.persisted = true
   state.slid = true
-  state.cookie.written(result)
+  state.written(result)
   state.expiry.record(expiresAt)
 }

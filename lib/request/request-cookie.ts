@@ -83,13 +83,15 @@ export class RequestCookie {
 
   /**
    * Takes the record version a write resolved to (`WriteReceipt`): a newer one than the cookie's
-   * goes out with this response. Adapters without versions resolve none, and nothing changes.
+   * goes out with this response; whether it did. Adapters without versions resolve none, and
+   * nothing changes.
    */
-  written(receipt: unknown): void {
+  written(receipt: unknown): boolean {
     const version = (receipt as { version?: unknown } | undefined)?.version
-    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version <= (this.version ?? 0)) return
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version <= (this.version ?? 0)) return false
     this.version = version
     this.versionChanged = true
+    return true
   }
 
   /** The client's ID is dropped: the cookie is cleared unless a new ID replaces it. */

@@ -54,7 +54,7 @@ export async function rotateStash(state: StashState): Promise<void> {
   state.persisted = true
   state.slid = true
   state.cookie.issue(id)
-  state.cookie.written(result)
+  state.written(result)
 }
 
 /** `req.stash.reset()`: deletes the stored record now, empties the stash and clears the cookie. */

@@ -137,6 +137,11 @@ export abstract class StashState implements HeaderHooks, KeptAlive {
     hookHeaders(this.res, this)
   }
 
+  /** A write resolved `receipt`: a new record version goes out in the cookie (its headers are watched from now on). */
+  written(receipt: unknown): void {
+    if (this.cookie.written(receipt)) this.watchHeaders()
+  }
+
   /** A new ID, bound to the request's session value as it is now. */
   issue(): void {
     this.watchHeaders()

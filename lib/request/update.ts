@@ -52,7 +52,7 @@ async function swap(state: StashState, key: string, fn: (current: unknown) => un
     if (result.ok) {
       if (log.enabled) log('update %s: "%s" after %d attempt(s)', recordLabel(record), key, attempt + 1)
       applySwapped(state, key, next, json, stored)
-      state.cookie.written(result)
+      state.written(result)
       if (stored === undefined) state.expiry.stored.delete(key)
       else state.expiry.record(expiresAt)
       return next

@@ -5,6 +5,7 @@
  * version signed in its cookie), and another writer's change once its invalidation arrives; the
  * cache empties itself when Redis restarts or its tracking connection is killed.
  */
+import { redisAdapter } from '../../../lib/index.js'
 import { CookieJar, freePort, get, startFixture, type NodeProcess } from '../../support/peer-nodes.js'
 import { startRedis, type RedisServer } from '../../support/redis-server.js'
 
@@ -23,6 +24,12 @@ async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<voi
     if (Date.now() > deadline) throw new Error(`not so within ${ms} ms`)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
+}
+
+/** The record version a stash cookie pair signs (`*<base 36>`), 0 without one. */
+const versionIn = (pair: string): number => {
+  const found = /\*([0-9a-z]+)\./.exec(decodeURIComponent(pair))
+  return found === null ? 0 : Number.parseInt(found[1]!, 36)
 }
 
 type CacheStats = { hits: number; misses: number; invalidations: number; flushes: number; entries: number }
@@ -59,14 +66,18 @@ describe.each(['url', 'node-redis', 'ioredis'])('the near cache across two proce
     expect(Object.keys(counts).filter((name) => !['config|resetstat', 'info', 'ping'].includes(name))).toEqual([])
   })
 
-  it('reads its own writes on the other node at once, every time', async () => {
+  it('reads its own writes on the other node at once, every time: each write signs its version into the cookie', async () => {
     const jar = new CookieJar()
+    let version = 0
     for (let i = 1; i <= 60; i++) {
       const node = i % 2 === 0 ? a : b
       const next = i % 3 === 0 ? (node === a ? b : a) : node
       expect((await jar.get(node.port, '/count')).body.count).toBe(2 * i - 1)
       // The next request may land on either node; neither may answer from an older copy.
       expect((await jar.get(next.port, '/count')).body.count).toBe(2 * i)
+      const signed = versionIn(jar.cookie!)
+      expect(signed).toBeGreaterThan(version)
+      version = signed
     }
   })
 
@@ -122,4 +133,31 @@ describe.each(['url', 'node-redis', 'ioredis'])('the near cache across two proce
     expect((await fresh.get(b.port, '/count')).body.count).toBe(1)
     expect((await fresh.get(a.port, '/count')).body.count).toBe(2)
   }, 30_000)
+})
+
+describe('the near cache of two adapters in one process', () => {
+  let redis: RedisServer
+  beforeAll(async () => {
+    redis = await startRedis()
+  })
+  afterAll(() => redis?.stop())
+
+  it('never answers older than the version the client saw, even before the invalidation is read', async () => {
+    const [a, b] = [redisAdapter({ url: redis.url, cache: true }), redisAdapter({ url: redis.url, cache: true })]
+    await Promise.all([a.ready!(2000), b.ready!(2000)])
+    const at = () => ({ n: Date.now() + 60_000 })
+    const first = (await a.write('ryw', { set: { n: '1' }, del: [], expiresAt: at() })) as { version: number }
+    expect(await b.load('ryw', ['n'], first.version)).toMatchObject({ values: ['1'] })
+    expect(b.loadNow!('ryw', ['n'], first.version)).toMatchObject({ values: ['1'] }) // cached on b now
+    for (let i = 2; i <= 50; i++) {
+      const receipt = (await a.write('ryw', { set: { n: String(i) }, del: [], expiresAt: at(), existing: true })) as {
+        version: number
+      }
+      // Right after the write: b may not have read its invalidation yet, and still never answers the old value.
+      const known = b.loadNow!('ryw', ['n'], receipt.version)
+      if (known !== undefined) expect(known).toMatchObject({ values: [String(i)] })
+      expect(await b.load('ryw', ['n'], receipt.version)).toMatchObject({ values: [String(i)] })
+    }
+    await Promise.all([a.close(), b.close()])
+  })
 })

@@ -29,7 +29,7 @@ async function clientOf() {
 async function main() {
   const client = await clientOf()
   const adapter = client === undefined ? redisAdapter({ url, cache: true }) : redisAdapter({ client, cache: true })
-  const stash = createStash({ secret: 'near cache test secret', storedKeys: ['count'], ttl: 60, adapter })
+  const stash = createStash({ secret: 'near cache test secret', storedKeys: ['count'], ttl: 3600, adapter })
   stash.on('error', (err) => console.error('stash error event:', err))
   const app = express()
   app.use(stash)

@@ -158,6 +158,16 @@ it('garbage under a record key: removed, reported, and the request gets a fresh 
   expect(await server.cli('EXISTS', key)).toBe('0')
 })
 
+it("a value without a MAC planted in Redis (the memory adapter's plain form): ignored, removed, reported", async () => {
+  const { server: web, events } = app()
+  const cookie = cookiePair(await request(web).get('/count').expect(200, { count: 1, available: true }))
+  const key = 'stash:' + recordKeyOf(idOf(cookie), undefined)
+  await server.cli('HSET', key, 'count', '=.41')
+  await request(web).get('/count').set('Cookie', cookie).expect(200, { count: 1, available: true })
+  expect(events).toContain('error:ERR_STASH_CORRUPT')
+  expect(await server.cli('HGET', key, 'count')).not.toBe('=.41')
+})
+
 it('SCRIPT FLUSH: the scripts are loaded again and nothing is lost', async () => {
   const { server: web } = app()
   const cookie = cookiePair(await request(web).get('/count').expect(200))

@@ -6,7 +6,8 @@
  *
  * Routes: GET /count increments `count`; GET /peek reads it; both answer `{ count, node, cache }`
  * (`cache` is `stash.stats().cache`). GET /revoke deletes every stash of this instance
- * (`stash.clear()`). Prints `{"ready":PORT}` once the adapter is ready and the app listens.
+ * (`stash.clear()`). Prints `{"ready":PORT}` once the adapter is ready and the app listens; on
+ * SIGTERM it closes the server, the stash and its client, and exits by itself.
  */
 const express = require('express')
 const { createStash, redisAdapter } = require('../../dist/cjs/index.js')
@@ -44,7 +45,14 @@ async function main() {
   app.use((err, _req, res, _next) => res.status(err.status ?? 500).json({ code: err.code ?? null, message: String(err.message) }))
   await stash.ready(5000)
   const port = Number(process.env.PORT)
-  app.listen(port, '127.0.0.1', () => process.stdout.write(JSON.stringify({ ready: port }) + '\n'))
+  const server = app.listen(port, '127.0.0.1', () => process.stdout.write(JSON.stringify({ ready: port }) + '\n'))
+  // A graceful shutdown as the README teaches it: no process.exit(), the process ends once
+  // nothing holds it (the cache's own connections and timers included).
+  process.once('SIGTERM', async () => {
+    server.close()
+    await stash.close()
+    if (client !== undefined) await (kind === 'ioredis' ? client.quit() : client.close())
+  })
 }
 
 main().catch((err) => {

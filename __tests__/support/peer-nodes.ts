@@ -19,6 +19,8 @@ export interface NodeProcess {
   exited(): boolean
   /** SIGKILL, then wait for the exit. */
   kill(): Promise<void>
+  /** Sends `signal` and resolves the exit code once the process has exited by itself (null: killed by a signal). */
+  signal(signal: NodeJS.Signals): Promise<number | null>
   stderr(): string
 }
 
@@ -43,7 +45,7 @@ export async function startFixture(fixture: string, port: number, env: Record<st
   let stderr = ''
   let exited = false
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)))
-  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())))
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => ((exited = true), resolve(code))))
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${fixture} not ready within ${READY_WITHIN_MS} ms:\n${stderr}`)),
@@ -65,6 +67,10 @@ export async function startFixture(fixture: string, port: number, env: Record<st
     async kill() {
       if (!exited) child.kill('SIGKILL')
       await exit
+    },
+    signal(signal) {
+      child.kill(signal)
+      return exit
     },
   }
 }

@@ -16,6 +16,7 @@ import {
   type TestApi,
   useAdapter,
   valuesOf,
+  EMPTY,
 } from './helpers.js'
 
 /**
@@ -125,7 +126,7 @@ function absenceTests(api: TestApi, adapter: AdapterAccessor): void {
     })
     equal(await adapter().load(key, ['a', 'b']), undefined)
     equal(await adapter().readAll(key), undefined)
-    equal(await adapter().write(key, { set: {}, del: [], expiresAt: {}, existing: true }), 'gone')
+    equal(await adapter().write(key, { ...EMPTY, existing: true }), 'gone')
     // Absent stays absent: the swap matches and still creates no record.
     equal(await adapter().compareAndSet(key, { field: 'a', expected: undefined, next: undefined, expiresAt: {} }), { ok: true })
     equal(await adapter().readAll(key), undefined)

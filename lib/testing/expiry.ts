@@ -19,6 +19,7 @@ import {
   TTL,
   useAdapter,
   valuesOf,
+  EMPTY,
 } from './helpers.js'
 
 /**
@@ -70,7 +71,7 @@ function fieldExpiryTests(api: TestApi, adapter: AdapterAccessor, { expired, sli
     await sleepUntil(expired(soon))
     equal(await adapter().load(key, ['a', 'b']), { values: [undefined, '2'], expiresAt: [undefined, long], createdAt })
     equal(await adapter().readAll(key), { fields: { b: '2', c: '3' }, expiresAt: { b: long, c: long }, createdAt })
-    equal(await adapter().write(key, { set: {}, del: [], expiresAt: {}, existing: true }), undefined) // the record lives
+    equal(await adapter().write(key, { ...EMPTY, existing: true }), undefined) // the record lives
     // The expired field is absent for a compare-and-set too: its old value no longer matches ...
     const swap = { field: 'a', next: 'new', expiresAt: { a: long } }
     equal(await adapter().compareAndSet(key, { ...swap, expected: '1' }), { ok: false, current: undefined })
@@ -95,7 +96,7 @@ function fieldExpiryTests(api: TestApi, adapter: AdapterAccessor, { expired, sli
     equal(await adapter().readAll(key), undefined)
     // Nothing written with `existing` may bring it back.
     equal(await adapter().write(key, { ...setting({ c: '3' }, inSeconds(TTL)), existing: true }), 'gone')
-    equal(await adapter().write(key, { set: {}, del: [], expiresAt: {}, existing: true }), 'gone')
+    equal(await adapter().write(key, { ...EMPTY, existing: true }), 'gone')
     const swap = { field: 'b', next: 'x', expiresAt: { b: inSeconds(TTL) } }
     equal(await adapter().compareAndSet(key, { ...swap, expected: '2' }), { ok: false, current: undefined })
     equal(await adapter().compareAndSet(key, { ...swap, expected: undefined, existing: true }), {

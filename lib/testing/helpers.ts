@@ -95,6 +95,9 @@ export async function sleepUntil(deadline: number): Promise<void> {
   if (ms > 0) await sleep(ms)
 }
 
+/** An empty change: with `existing`, it checks that the record exists. */
+export const EMPTY: RecordChange = { set: {}, del: [], expiresAt: {} }
+
 /** A change that sets `set`, every field expiring at `expiresAt`, and deletes nothing. */
 export function setting(set: Readonly<Record<string, string>>, expiresAt: number): RecordChange {
   return { set, del: [], expiresAt: Object.fromEntries(Object.keys(set).map((field) => [field, expiresAt])) }

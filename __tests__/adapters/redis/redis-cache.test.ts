@@ -127,6 +127,17 @@ describe.each(['url', 'node-redis', 'ioredis'])('the near cache across two proce
     expect((await jar.get(a.port, '/count')).body.count).toBe(3)
   })
 
+  it('shuts down on SIGTERM: closing the stash releases the cache connections, and the process exits by itself', async () => {
+    const node = await startFixture('cache-app.cjs', await freePort(), { REDIS_URL: redis.url, CLIENT: client, NODE_NAME: 'c' })
+    const jar = new CookieJar()
+    await jar.get(node.port, '/count')
+    await untilCached(node.port, jar.cookie!)
+    const exited = node.signal('SIGTERM')
+    const timer = new Promise((resolve) => setTimeout(() => resolve('still running'), 8000))
+    expect(await Promise.race([exited, timer])).toBe(0)
+    await node.kill()
+  }, 15_000)
+
   it('survives a Redis restart: flushed, then correct on both nodes', async () => {
     const jar = new CookieJar()
     await jar.get(a.port, '/count')

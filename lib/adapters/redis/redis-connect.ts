@@ -132,7 +132,7 @@ function ownIoRedis(module: IoRedisModule, url: string, clientOptions: Record<st
 }
 
 /** Runs `graceful` for at most {@link GRACEFUL_CLOSE_MS}, then `force`; never rejects. */
-async function closeOwned(graceful: (() => Promise<unknown>) | undefined, force: () => unknown): Promise<void> {
+export async function closeOwned(graceful: (() => Promise<unknown>) | undefined, force: () => unknown): Promise<void> {
   if (graceful !== undefined) {
     let timer: NodeJS.Timeout | undefined
     const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, GRACEFUL_CLOSE_MS)))
@@ -167,8 +167,8 @@ function reconnectDelays(strategy: unknown): (retries: number, cause: Error) => 
   }
 }
 
-/** node-redis 5's default: 50 ms doubling up to 2 s, plus up to 200 ms of jitter. */
-function backoff(retries: number): number {
+/** The wait before reconnect attempt `retries` (0 first): node-redis 5's default, 50 ms doubling up to 2 s, plus up to 200 ms of jitter. */
+export function backoff(retries: number): number {
   return Math.min(2 ** retries * 50, 2000) + Math.floor(Math.random() * 200)
 }
 

@@ -108,8 +108,3 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
     promise.then(resolve, reject).finally(() => clearTimeout(timer))
   })
 }
-
-/** The wait before reconnect attempt `retries` (0 first): 50 ms doubling up to 2 s, plus up to 200 ms of jitter. */
-export function backoff(retries: number): number {
-  return Math.min(2 ** retries * 50, 2000) + Math.floor(Math.random() * 200)
-}

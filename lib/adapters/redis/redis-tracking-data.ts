@@ -5,8 +5,8 @@
  * @module
  */
 import { driverFor, type RedisDriver } from './redis-driver.js'
+import { backoff, closeOwned } from './redis-connect.js'
 import {
-  backoff,
   destroyIoRedis,
   destroyNodeRedis,
   nodeRedisOverrides,
@@ -16,9 +16,6 @@ import {
   type NodeRedisSource,
   type TrackableClient,
 } from './redis-tracking-clients.js'
-
-/** Milliseconds `close()` gives the data connection to finish its replies before it is forced shut. */
-const GRACEFUL_CLOSE_MS = 1000
 
 /** What the data connection reports. */
 export interface DataConnectionEvents {
@@ -121,7 +118,7 @@ function nodeRedisData(source: NodeRedisSource, events: DataConnectionEvents): R
     closed = true
     clearTimeout(retry)
     const graceful = connection.isReady ? (connection.close ?? connection.quit)?.bind(connection) : undefined
-    await closeGracefully(graceful, () => destroyNodeRedis(connection))
+    await closeOwned(graceful, () => destroyNodeRedis(connection))
   }
   return { driver, reconnect: () => destroyNodeRedis(connection), close }
 }
@@ -146,13 +143,7 @@ function ioRedisData(source: IoRedisSource, events: DataConnectionEvents): Recon
   const close = async (): Promise<void> => {
     closed = true
     const graceful = connection.status === 'ready' ? () => connection.quit() : undefined
-    await closeGracefully(graceful, () => destroyIoRedis(connection))
+    await closeOwned(graceful, () => destroyIoRedis(connection))
   }
   return { driver, reconnect: () => connection.disconnect(true), close }
-}
-
-/** Runs `graceful` for at most {@link GRACEFUL_CLOSE_MS}, then `force`; never rejects. */
-async function closeGracefully(graceful: (() => Promise<unknown>) | undefined, force: () => void): Promise<void> {
-  if (graceful !== undefined) await within(Promise.resolve().then(graceful), GRACEFUL_CLOSE_MS, 'closing').catch(() => {})
-  force()
 }

@@ -15,7 +15,8 @@
  */
 import type { RedisClientLike } from './redis-client.js'
 import type { RedisDriver } from './redis-driver.js'
-import { backoff, trackableClient, within, type Liveness, type TrackableClient } from './redis-tracking-clients.js'
+import { backoff } from './redis-connect.js'
+import { trackableClient, within, type Liveness, type TrackableClient } from './redis-tracking-clients.js'
 import { openDataConnection, type DataConnection } from './redis-tracking-data.js'
 import { openSubscriber, type Subscriber } from './redis-tracking-subscriber.js'
 

@@ -2,7 +2,9 @@
 /**
  * One node of the near-cache tests: an Express app on the built package (dist/cjs) with
  * `redisAdapter({ cache: true })` on `REDIS_URL`, created from the URL (`CLIENT=url`) or handed a
- * client of its own (`CLIENT=node-redis` or `CLIENT=ioredis`). Started by support/peer-nodes.ts.
+ * client of its own (`CLIENT=node-redis` or `CLIENT=ioredis`), or a cluster client on the nodes of
+ * `REDIS_NODES` (`host:port,...`; `CLIENT=node-redis-cluster` or `CLIENT=ioredis-cluster`). Started by
+ * support/peer-nodes.ts.
  *
  * Routes: GET /count increments `count`; GET /peek reads it; both answer `{ count, node, cache }`
  * (`cache` is `stash.stats().cache`). GET /revoke deletes every stash of this instance
@@ -17,6 +19,19 @@ const kind = process.env.CLIENT ?? 'url'
 
 async function clientOf() {
   if (kind === 'url') return undefined
+  const nodes = (process.env.REDIS_NODES ?? '').split(',').map((node) => {
+    const [host, port] = node.split(':')
+    return { host, port: Number(port) }
+  })
+  if (kind === 'ioredis-cluster') return new (require('ioredis').Cluster)(nodes)
+  if (kind === 'node-redis-cluster') {
+    const cluster = require('redis').createCluster({
+      rootNodes: nodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
+    })
+    cluster.on('error', () => {})
+    await cluster.connect()
+    return cluster
+  }
   if (kind === 'ioredis') {
     const Redis = require('ioredis')
     return new Redis(url, { lazyConnect: false })
@@ -51,7 +66,7 @@ async function main() {
   process.once('SIGTERM', async () => {
     server.close()
     await stash.close()
-    if (client !== undefined) await (kind === 'ioredis' ? client.quit() : client.close())
+    if (client !== undefined) await (kind.startsWith('ioredis') ? client.quit() : client.close())
   })
 }
 

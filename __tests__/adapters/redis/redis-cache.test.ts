@@ -8,45 +8,10 @@
 import { redisAdapter } from '../../../lib/index.js'
 import { CookieJar, freePort, get, startFixture, type NodeProcess } from '../../support/peer-nodes.js'
 import { startRedis, type RedisServer } from '../../support/redis-server.js'
+import { cacheOf, commandCounts, eventually, untilCached, versionIn } from '../../support/near-cache.js'
 
-/** Commands Redis ran since the last `CONFIG RESETSTAT`, by name (`INFO commandstats`). */
-async function commandCounts(redis: RedisServer): Promise<Record<string, number>> {
-  const info = await redis.cli('INFO', 'commandstats')
-  const counts: Record<string, number> = {}
-  for (const match of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) counts[match[1]!] = Number(match[2])
-  return counts
-}
-
-/** Polls `check` every 10 ms until it holds, at most `ms`. */
-async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not so within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
-/** The record version a stash cookie pair signs (`*<base 36>`), 0 without one. */
-const versionIn = (pair: string): number => {
-  const found = /\*([0-9a-z]+)\./.exec(decodeURIComponent(pair))
-  return found === null ? 0 : Number.parseInt(found[1]!, 36)
-}
-
-/**
- * Reads with `cookie` on the node at `port` until a read is answered from its cache: once its
- * channel is confirmed and no invalidation of the last write overtook a read (Redis 7.0 reports a
- * process's own script writes back to it).
- */
-async function untilCached(port: number, cookie: string): Promise<void> {
-  let hits = -1
-  await eventually(async () => {
-    const { hits: now } = cacheOf((await get(port, '/peek', cookie)).body)
-    return hits >= 0 && now > hits ? true : ((hits = now), false)
-  })
-}
-
-type CacheStats = { hits: number; misses: number; invalidations: number; flushes: number; entries: number }
-const cacheOf = (body: Record<string, unknown>) => body.cache as CacheStats
+/** Commands `redis` ran since its last `CONFIG RESETSTAT`, by name. */
+const commandsOf = async (redis: RedisServer) => commandCounts(await redis.cli('INFO', 'commandstats'))
 
 describe.each(['url', 'node-redis', 'ioredis'])('the near cache across two processes (%s)', (client) => {
   let redis: RedisServer
@@ -75,7 +40,7 @@ describe.each(['url', 'node-redis', 'ioredis'])('the near cache across two proce
     const read = await jar.get(a.port, '/peek')
     expect(read.body.count).toBe(1)
     expect(cacheOf(read.body).hits).toBe(before + 1)
-    const counts = await commandCounts(redis)
+    const counts = await commandsOf(redis)
     expect(Object.keys(counts).filter((name) => !['config|resetstat', 'info', 'ping'].includes(name))).toEqual([])
   })
 

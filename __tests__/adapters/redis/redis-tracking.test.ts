@@ -11,7 +11,8 @@ import { createClient as createClient4 } from 'redis4'
 import { createClient as createClient5 } from 'redis5'
 import type { RedisClientLike } from '../../../lib/adapters/redis/redis-client.js'
 import { driverFor } from '../../../lib/adapters/redis/redis-driver.js'
-import { canTrack, openTracking, type Tracking } from '../../../lib/adapters/redis/redis-tracking.js'
+import { openTracking } from '../../../lib/adapters/redis/redis-tracking.js'
+import { canTrack } from '../../../lib/adapters/redis/redis-tracking-open.js'
 import { sleep } from '../../support/redis-process.js'
 import { startRedis, type RedisServer } from '../../support/redis-server.js'
 
@@ -61,7 +62,7 @@ async function ioRedis(client: Redis | Redis5): Promise<AppClient> {
 
 /** A channel on `prefix` with fast liveness checks, and what it reported. */
 interface Listening {
-  readonly tracking: Tracking
+  readonly tracking: ReturnType<typeof openTracking>
   /** Every key reported, in order. */
   readonly keys: string[]
   /** How many times `onFlush` was called. */
@@ -70,7 +71,7 @@ interface Listening {
 
 /** Opens a channel on `prefix` for `client`, PINGing every 100 ms with a 300 ms bound. */
 function listen(client: RedisClientLike, prefix: string): Listening {
-  const listening: Omit<Listening, 'tracking'> & { tracking?: Tracking } = { keys: [], flushes: 0 }
+  const listening: Omit<Listening, 'tracking'> & { tracking?: ReturnType<typeof openTracking> } = { keys: [], flushes: 0 }
   listening.tracking = openTracking(client, {
     prefix,
     onInvalidate: (keys) => listening.keys.push(...keys),
@@ -232,11 +233,12 @@ describe.each(CLIENTS)('%s', (_label, connect) => {
   })
 })
 
-describe('clients it cannot track', () => {
-  it('rejects clusters, and takes plain clients', () => {
+describe('the clients it tracks', () => {
+  it('tracks plain clients and clusters (a cluster on a channel of its own), and nothing it cannot duplicate', () => {
     const clusters = [createCluster({ rootNodes: [{ url: server.url }] }), new Cluster([server.url], { lazyConnect: true })]
     for (const cluster of clusters) {
-      expect(canTrack(cluster)).toBe(false)
+      expect(canTrack(cluster)).toBe(true)
+      // The two-connection channel is for a single client; the cluster's is redis-tracking-cluster.ts.
       expect(() =>
         openTracking(cluster as unknown as RedisClientLike, { prefix: 'p:', onInvalidate() {}, onFlush() {} }),
       ).toThrow(

@@ -14,7 +14,8 @@ import { RecordCache } from './redis-cache.js'
 import { driverFor, type RedisDriver } from './redis-driver.js'
 import type { ResolvedRedisOptions } from './redis-options.js'
 import { scriptCommand, type RedisScript } from './redis-scripts.js'
-import { openTracking, type Tracking } from './redis-tracking.js'
+import { openChannel } from './redis-tracking-open.js'
+import type { Tracking } from './redis-tracking.js'
 
 /** What every operation of one Redis adapter reaches Redis through. */
 export interface RedisLink {
@@ -59,7 +60,7 @@ export function openRedisLink(settings: ResolvedRedisOptions): RedisLink {
   // own writes Redis does not report back (NOLOOP); else through the adapter's client.
   const directDriver = (): RedisDriver | undefined => {
     const tracking = near?.tracking()
-    return tracking?.confirmed === true ? tracking.driver : main
+    return tracking?.confirmed === true ? (tracking.driver ?? main) : main
   }
 
   const redisKey = (record: string): string => prefix + record
@@ -124,7 +125,7 @@ function nearCache(
   const cache = new RecordCache(settings.cache!, () => tracking?.confirmed === true)
   const track = (d: RedisDriver): void => {
     if (closed()) return
-    tracking = openTracking(d.client, {
+    tracking = openChannel(d, {
       prefix: settings.prefix,
       onInvalidate: (keys) => {
         for (const key of keys) cache.invalidate(key)

@@ -9,7 +9,7 @@ import { CLIENT_OPTION_NAMES } from './client-option-names.js'
 import type { RedisClientLike } from './redis-client.js'
 import { driverFor } from './redis-driver.js'
 import { CACHE_DEFAULTS, type CacheSettings } from './redis-cache.js'
-import { canTrack } from './redis-tracking.js'
+import { canTrack } from './redis-tracking-open.js'
 
 /** Options of `redisAdapter` that are not client options. */
 export interface RedisAdapterOptions {
@@ -112,7 +112,7 @@ export function resolveRedisOptions(connection: RedisConnection, options: RedisA
   if (cacheSettings !== undefined && client !== undefined && !canTrack(client)) {
     throw optionError(
       'redisAdapter.cache',
-      'used with a single node-redis or ioredis client (Redis Cluster is not supported yet)',
+      'used with a node-redis (v4 and later) or ioredis (v5 and later) client or cluster',
       cache,
     )
   }

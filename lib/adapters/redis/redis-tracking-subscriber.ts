@@ -28,6 +28,20 @@ export interface SubscriberEvents {
   lost(err?: Error): void
 }
 
+/**
+ * Where a subscriber connects and what it tracks itself: a Cluster's channel opens one per master
+ * (redis-tracking-cluster.ts), each with tracking redirected to itself.
+ */
+export interface SubscriberTarget {
+  /** The node to connect to instead of the source client's own. */
+  readonly address?: { readonly host: string; readonly port: number }
+  /**
+   * Enables `CLIENT TRACKING on REDIRECT <its own id> BCAST PREFIX <prefix>` before subscribing, so
+   * this one connection receives every change under the prefix on its node.
+   */
+  readonly trackPrefix?: string
+}
+
 /** A connection subscribed to {@link INVALIDATE_CHANNEL}, never reconnected: a lost one is replaced. */
 export interface Subscriber {
   /** Its client id once it is subscribed; rejects (and the subscriber is closed) if it could not be within the timeout. */
@@ -50,8 +64,15 @@ interface SubscriberWire {
  * milliseconds; then PINGs it (PING is allowed while subscribed): one that does not answer in
  * time, cut without a word, is lost.
  */
-export function openSubscriber(source: TrackableClient, events: SubscriberEvents, liveness: Liveness): Subscriber {
-  const wire = source.library === 'ioredis' ? ioRedisSubscriberWire(source.client) : nodeRedisSubscriberWire(source.client)
+export function openSubscriber(
+  source: TrackableClient,
+  events: SubscriberEvents,
+  liveness: Liveness,
+  target: SubscriberTarget = {},
+): Subscriber {
+  const { address, trackPrefix } = target
+  const wire =
+    source.library === 'ioredis' ? ioRedisSubscriberWire(source.client, address) : nodeRedisSubscriberWire(source.client, address)
   let subscribed = false
   let ended = false
   let pinger: NodeJS.Timeout | undefined
@@ -72,6 +93,8 @@ export function openSubscriber(source: TrackableClient, events: SubscriberEvents
   const setup = async (): Promise<number> => {
     await wire.connect()
     const id = Number(await wire.send(['CLIENT', 'ID']))
+    if (trackPrefix !== undefined)
+      await wire.send(['CLIENT', 'TRACKING', 'on', 'REDIRECT', String(id), 'BCAST', 'PREFIX', trackPrefix])
     await wire.subscribe((payload) => events.keys(keysOf(payload)))
     if (ended) throw new Error('the subscriber was closed while it subscribed')
     subscribed = true
@@ -97,9 +120,11 @@ function keysOf(payload: unknown): string[] | null {
 }
 
 /** A node-redis subscriber: RESP2, no reconnect, no offline queue, none of the client's RESP3-only features. */
-function nodeRedisSubscriberWire(source: NodeRedisSource): SubscriberWire {
+function nodeRedisSubscriberWire(source: NodeRedisSource, address: SubscriberTarget['address']): SubscriberWire {
+  const overrides = nodeRedisOverrides(source)
   const connection = source.duplicate({
-    ...nodeRedisOverrides(source),
+    ...overrides,
+    ...(address === undefined ? {} : { socket: { ...(overrides.socket as object), host: address.host, port: address.port } }),
     RESP: 2,
     disableOfflineQueue: true,
     commandOptions: undefined,
@@ -117,8 +142,9 @@ function nodeRedisSubscriberWire(source: NodeRedisSource): SubscriberWire {
 }
 
 /** An ioredis subscriber: RESP2, connected by `connect()`, no reconnect, no offline queue. */
-function ioRedisSubscriberWire(source: IoRedisSource): SubscriberWire {
+function ioRedisSubscriberWire(source: IoRedisSource, address: SubscriberTarget['address']): SubscriberWire {
   const connection = source.duplicate({
+    ...address,
     lazyConnect: true,
     retryStrategy: () => null,
     reconnectOnError: null,

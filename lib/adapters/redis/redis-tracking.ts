@@ -60,10 +60,12 @@ export interface TrackingStats {
 /** An open invalidation channel; see the module's description. */
 export interface Tracking {
   /**
-   * The data connection: the changes it makes itself are not reported (NOLOOP), every other one
-   * under the prefix is. Closing it closes the channel.
+   * The data connection, which the adapter sends its calls through while the channel is
+   * confirmed: the changes it makes itself are not reported (NOLOOP), every other one under the
+   * prefix is; closing it closes the channel. `undefined` on a cluster (redis-tracking-cluster.ts):
+   * calls go through the cluster client, and their own changes are reported too.
    */
-  readonly driver: RedisDriver
+  readonly driver: RedisDriver | undefined
   /** Whether every change under the prefix by another connection is being reported now. */
   readonly confirmed: boolean
   /**
@@ -82,19 +84,11 @@ export interface Tracking {
 }
 
 /**
- * Whether `client` can carry a near cache's invalidation channel: a node-redis (v4 and later) or
- * ioredis (v5 and later) client, not a cluster.
- */
-export function canTrack(client: unknown): boolean {
-  return trackableClient(client) !== undefined
-}
-
-/**
  * Opens the invalidation channel on two duplicates of `client` (which stays as it is).
  * `pingInterval` and `timeout` are positive (the adapter's options check them).
- * @throws TypeError for a cluster or an unknown client (see {@link canTrack}).
+ * @throws TypeError for a cluster or an unknown client (see `canTrack`, redis-tracking-open.ts).
  */
-export function openTracking(client: RedisClientLike, options: TrackingOptions): Tracking {
+export function openTracking(client: RedisClientLike, options: TrackingOptions): Tracking & { readonly driver: RedisDriver } {
   const source = trackableClient(client)
   if (source === undefined) {
     throw new TypeError(

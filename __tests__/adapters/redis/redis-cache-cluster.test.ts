@@ -1,0 +1,163 @@
+/**
+ * The near cache on a real local Redis Cluster (three masters), as deployed: two app processes on
+ * the built package, each with a cluster client and a cache of its own. No read is ever stale: a
+ * client reads its own write on the other node at once, another writer's change once the master
+ * holding the record reports it; a killed subscriber, a restarted master and a slot moved to another
+ * master (resharding) each empty the cache, and reads stay correct after.
+ */
+import { CookieJar, freePort, get, startFixture, type NodeProcess } from '../../support/peer-nodes.js'
+import { startRedisCluster, type RedisCluster } from '../../support/redis-cluster.js'
+import type { RedisServer } from '../../support/redis-instance.js'
+import { cacheOf, commandCounts, eventually, untilCached, versionIn } from '../../support/near-cache.js'
+
+let cluster: RedisCluster
+
+beforeAll(async () => {
+  cluster = await startRedisCluster()
+}, 60_000)
+afterAll(() => cluster?.stop())
+
+/** Every command the masters ran since their last `CONFIG RESETSTAT`, summed by name. */
+async function clusterCommands(): Promise<Record<string, number>> {
+  const total: Record<string, number> = {}
+  for (const server of cluster.servers) {
+    for (const [name, calls] of Object.entries(commandCounts(await server.cli('INFO', 'commandstats')))) {
+      total[name] = (total[name] ?? 0) + calls
+    }
+  }
+  return total
+}
+
+/** Every key on each master. */
+async function keysByServer(): Promise<Map<RedisServer, string[]>> {
+  const keys = new Map<RedisServer, string[]>()
+  for (const server of cluster.servers)
+    keys.set(
+      server,
+      (await server.cli('KEYS', '*')).split('\n').filter((key) => key !== ''),
+    )
+  return keys
+}
+
+/** The first write of a new client on `port`: the record key it created, and the master holding it. */
+async function firstWrite(jar: CookieJar, port: number): Promise<{ server: RedisServer; key: string }> {
+  const before = new Set([...(await keysByServer()).values()].flat())
+  await jar.get(port, '/count')
+  for (const [server, keys] of await keysByServer()) {
+    const created = keys.filter((key) => !before.has(key))
+    if (created.length === 1) return { server, key: created[0]! }
+  }
+  throw new Error('the first write created no single record key')
+}
+
+/** Moves `key`'s slot (and the key) from `from` to `to`, as `redis-cli --cluster reshard` does. */
+async function moveSlot(key: string, from: RedisServer, to: RedisServer): Promise<void> {
+  const slot = (await from.cli('CLUSTER', 'KEYSLOT', key)).trim()
+  const [fromId, toId] = [(await from.cli('CLUSTER', 'MYID')).trim(), (await to.cli('CLUSTER', 'MYID')).trim()]
+  await to.cli('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId)
+  await from.cli('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId)
+  await from.cli('MIGRATE', '127.0.0.1', String(to.port), '', '0', '5000', 'KEYS', key)
+  for (const server of cluster.servers) await server.cli('CLUSTER', 'SETSLOT', slot, 'NODE', toId)
+}
+
+describe.each(['node-redis-cluster', 'ioredis-cluster'])(
+  'the near cache on Redis Cluster across two processes (%s)',
+  (client) => {
+    let a: NodeProcess
+    let b: NodeProcess
+
+    beforeAll(async () => {
+      const env = { CLIENT: client, REDIS_NODES: cluster.nodes.map(({ host, port }) => `${host}:${port}`).join(',') }
+      ;[a, b] = await Promise.all([
+        freePort().then((port) => startFixture('cache-app.cjs', port, { ...env, NODE_NAME: 'a' })),
+        freePort().then((port) => startFixture('cache-app.cjs', port, { ...env, NODE_NAME: 'b' })),
+      ])
+    }, 30_000)
+    afterAll(() => Promise.all([a?.kill(), b?.kill()]))
+
+    it('answers a repeated read from memory: no command on any master', async () => {
+      const jar = new CookieJar()
+      await jar.get(a.port, '/count')
+      await untilCached(a.port, jar.cookie!)
+      for (const server of cluster.servers) await server.cli('CONFIG', 'RESETSTAT')
+      const before = cacheOf((await jar.get(a.port, '/peek')).body).hits
+      const read = await jar.get(a.port, '/peek')
+      expect(read.body.count).toBe(1)
+      expect(cacheOf(read.body).hits).toBe(before + 1)
+      // The channel's own CLUSTER SLOTS polls and PINGs go on; no command reads or writes a record.
+      const counts = await clusterCommands()
+      expect(Object.keys(counts).filter((name) => !['config|resetstat', 'info', 'ping', 'cluster|slots'].includes(name))).toEqual(
+        [],
+      )
+    })
+
+    it('reads its own writes on the other node at once, every time', async () => {
+      const jar = new CookieJar()
+      let version = 0
+      for (let i = 1; i <= 40; i++) {
+        const node = i % 2 === 0 ? a : b
+        const next = i % 3 === 0 ? (node === a ? b : a) : node
+        expect((await jar.get(node.port, '/count')).body.count).toBe(2 * i - 1)
+        expect((await jar.get(next.port, '/count')).body.count).toBe(2 * i)
+        const signed = versionIn(jar.cookie!)
+        expect(signed).toBeGreaterThan(version)
+        version = signed
+      }
+    })
+
+    it("sees another writer's change once the record's master reports it", async () => {
+      const jar = new CookieJar()
+      await jar.get(a.port, '/count')
+      const stale = jar.cookie! // a second tab that keeps the first cookie
+      await untilCached(a.port, stale)
+      const invalidated = cacheOf((await get(a.port, '/peek', stale)).body).invalidations
+      await jar.get(b.port, '/count')
+      await eventually(async () => cacheOf((await get(a.port, '/peek')).body).invalidations > invalidated)
+      expect((await get(a.port, '/peek', stale)).body.count).toBe(2)
+    })
+
+    it('empties itself when its subscribers are killed, and serves fresh data after', async () => {
+      const jar = new CookieJar()
+      await jar.get(a.port, '/count')
+      await untilCached(a.port, jar.cookie!)
+      const flushes = cacheOf((await jar.get(a.port, '/peek')).body).flushes
+      for (const server of cluster.servers) await server.cli('CLIENT', 'KILL', 'TYPE', 'pubsub')
+      await eventually(async () => cacheOf((await get(a.port, '/peek')).body).flushes > flushes)
+      const stale = jar.cookie!
+      await jar.get(b.port, '/count')
+      await eventually(async () => (await get(a.port, '/peek', stale)).body.count === 2)
+      await untilCached(a.port, stale, 10_000) // confirmed again
+      expect((await jar.get(a.port, '/count')).body.count).toBe(3)
+    })
+
+    it('empties itself when a slot moves to another master, and reads what is written there', async () => {
+      const jar = new CookieJar()
+      const { server, key } = await firstWrite(jar, a.port)
+      await untilCached(a.port, jar.cookie!)
+      const flushes = cacheOf((await jar.get(a.port, '/peek')).body).flushes
+      const stale = jar.cookie!
+      await moveSlot(
+        key,
+        server,
+        cluster.servers.find((other) => other !== server)!,
+      )
+      await eventually(async () => cacheOf((await get(a.port, '/peek')).body).flushes > flushes, 5000)
+      await jar.get(b.port, '/count') // written on the slot's new master
+      await eventually(async () => (await get(a.port, '/peek', stale)).body.count === 2, 5000)
+      await untilCached(a.port, stale, 10_000)
+      await jar.get(b.port, '/count')
+      await eventually(async () => (await get(a.port, '/peek', stale)).body.count === 3, 5000)
+    }, 30_000)
+
+    it('empties itself when a master restarts, and is correct on both nodes after', async () => {
+      const jar = new CookieJar()
+      const { server } = await firstWrite(jar, a.port)
+      await untilCached(a.port, jar.cookie!)
+      const flushes = cacheOf((await jar.get(a.port, '/peek')).body).flushes
+      await server.restart() // no persistence: the record is gone with the master's data
+      await eventually(async () => cacheOf((await get(a.port, '/peek')).body).flushes > flushes, 10_000)
+      await eventually(async () => (await get(a.port, '/peek', jar.cookie)).body.count === null, 20_000)
+      expect((await get(b.port, '/peek', jar.cookie)).body.count).toBeNull()
+    }, 40_000)
+  },
+)

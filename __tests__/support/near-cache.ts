@@ -1,0 +1,47 @@
+/**
+ * What the near-cache tests read off the cache-app.cjs nodes: Redis's own command counts, the
+ * version a cookie signs, the cache counters of an answer, and waiting until a read is cached.
+ * @module
+ */
+import { get } from './peer-nodes.js'
+
+/** Commands a Redis node ran since its last `CONFIG RESETSTAT`, by name, from its `INFO commandstats` text. */
+export function commandCounts(info: string): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const match of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) counts[match[1]!] = Number(match[2])
+  return counts
+}
+
+/** Polls `check` every 10 ms until it holds, at most `ms`. */
+export async function eventually(check: () => Promise<boolean>, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not so within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** The record version a stash cookie pair signs (`*<base 36>`), 0 without one. */
+export function versionIn(pair: string): number {
+  const found = /\*([0-9a-z]+)\./.exec(decodeURIComponent(pair))
+  return found === null ? 0 : Number.parseInt(found[1]!, 36)
+}
+
+/** The near cache's counters in an answer of cache-app.cjs. */
+export type CacheStats = { hits: number; misses: number; invalidations: number; flushes: number; entries: number }
+
+/** The cache counters of an answer of cache-app.cjs. */
+export const cacheOf = (body: Record<string, unknown>): CacheStats => body.cache as CacheStats
+
+/**
+ * Reads with `cookie` on the node at `port` until a read is answered from its cache: once its
+ * channel is confirmed and no invalidation of the last write overtook a read (Redis 7.0 reports a
+ * process's own script writes back to it, and a cluster every write).
+ */
+export async function untilCached(port: number, cookie: string, ms?: number): Promise<void> {
+  let hits = -1
+  await eventually(async () => {
+    const { hits: now } = cacheOf((await get(port, '/peek', cookie)).body)
+    return hits >= 0 && now > hits ? true : ((hits = now), false)
+  }, ms)
+}

@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { RecordChange, StashAdapter } from '../../lib/index.js'
+import type { StashSessionStoreOptions } from '../../lib/session-store/session-store.js'
 
 /** What one run of a suite needs. */
 export interface SessionStoreTarget {
@@ -16,6 +17,8 @@ export interface SessionStoreTarget {
   remainingMs?: (adapter: StashAdapter, sid: string) => Promise<number>
   /** Round trips `length()` made over 1,000 sessions, when the store can count them. */
   scanCalls?: () => Promise<number>
+  /** More options of the suite's store (e.g. `migrateFrom`), read when the suite creates it. */
+  storeOptions?: () => Omit<StashSessionStoreOptions, 'adapter'>
 }
 
 /** An ISO date `seconds` from now, as a stored cookie holds its `expires`. */

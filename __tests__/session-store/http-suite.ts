@@ -24,7 +24,7 @@ export function runSessionHttp(name: string, target: SessionStoreTarget): void {
     let store: StashSessionStore
     beforeAll(() => {
       adapter = target.adapter()
-      store = new StashSessionStore({ adapter })
+      store = new StashSessionStore({ adapter, ...target.storeOptions?.() })
     })
     afterEach(() => store.clear())
     afterAll(() => adapter.close())

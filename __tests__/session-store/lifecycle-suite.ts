@@ -21,7 +21,7 @@ export function runSessionLifecycle(name: string, target: LifecycleTarget): void
     let store: StashSessionStore
     beforeAll(() => {
       adapter = target.adapter()
-      store = new StashSessionStore({ adapter })
+      store = new StashSessionStore({ adapter, ...target.storeOptions?.() })
     })
     afterEach(() => store.clear()) // a failing test leaves nothing behind for the next
     afterAll(() => adapter.close())

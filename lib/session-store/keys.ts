@@ -26,3 +26,15 @@ export const SESSION_FIELDS = {
 export function sessionRecordKey(sid: string): string {
   return SESSION_NAMESPACE + sha256(sid)
 }
+
+/**
+ * What the `session` field holds once a session was destroyed while sessions are migrated from
+ * another store: a tombstone, so that a migration in flight cannot bring the session back. No
+ * serializer output starts with `!` (JSON never does), and every read treats it as no session.
+ */
+export const DESTROYED_SESSION = '!destroyed'
+
+/** The expiries of a session record: both its fields end with the session, at `end` (ms since the epoch). */
+export function bothFields(end: number): Record<string, number> {
+  return { [SESSION_FIELDS.id]: end, [SESSION_FIELDS.session]: end }
+}

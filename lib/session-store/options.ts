@@ -5,6 +5,7 @@
 import type { SessionData } from 'express-session'
 import type { StashAdapter } from '../store/adapter.js'
 import { optionError } from '../errors.js'
+import type { PreviousSessionStore } from './previous-store.js'
 
 /** Turns sessions into strings and back, like `JSON` (connect-redis's `serializer`). */
 export interface SessionSerializer {
@@ -34,6 +35,22 @@ export interface StashSessionStoreOptions {
   disableTouch?: boolean
   /** How sessions are turned into strings; `parse` may return a promise. @default JSON */
   serializer?: SessionSerializer
+  /**
+   * The express-session store the application used before (e.g. its connect-redis
+   * `new RedisStore({ client, prefix: 'sess:' })`), to move its sessions over as they are used: a
+   * session this store does not have is read there, written here and deleted there. `destroy()`
+   * deletes in both. Any object with express-session's `get()` and `destroy()` works; `clear()`
+   * and `unmigratedLength()` use its `clear()` and `ids()` (or `length()`). Left open by `close()`.
+   * @default none: sessions are only read from the adapter
+   */
+  migrateFrom?: PreviousSessionStore
+  /**
+   * Milliseconds each `get()` and `destroy()` of the `migrateFrom` store may take before it fails
+   * with `StashUnavailableError` (a client that queues commands while Redis is down would
+   * otherwise hold the request forever). Only with `migrateFrom`.
+   * @default 1000
+   */
+  migrateTimeout?: number
 }
 
 /** The options as the store uses them: defaults filled in, `adapter` absent when the store creates its own. */
@@ -46,10 +63,15 @@ export interface ResolvedSessionStoreOptions {
   readonly disableTouch: boolean
   /** {@link StashSessionStoreOptions.serializer}, default filled in. */
   readonly serializer: SessionSerializer
+  /** {@link StashSessionStoreOptions.migrateFrom}, when given. */
+  readonly migrateFrom: PreviousSessionStore | undefined
+  /** {@link StashSessionStoreOptions.migrateTimeout}, default filled in. */
+  readonly migrateTimeout: number
 }
 
 const DEFAULT_TTL = 86_400
-const KNOWN = new Set(['adapter', 'ttl', 'disableTouch', 'serializer'])
+const DEFAULT_MIGRATE_TIMEOUT = 1000
+const KNOWN = new Set(['adapter', 'ttl', 'disableTouch', 'serializer', 'migrateFrom', 'migrateTimeout'])
 /** The adapter methods the store calls (`keys` too, for the admin calls, checked when they run). */
 const ADAPTER_METHODS = ['load', 'write', 'compareAndSet', 'delete'] as const
 
@@ -61,7 +83,7 @@ export function resolveSessionStoreOptions(options: StashSessionStoreOptions): R
   for (const name of Object.keys(options)) {
     if (!KNOWN.has(name)) throw new TypeError(`express-stash: unknown option \`StashSessionStore.${name}\``)
   }
-  const { adapter, ttl = DEFAULT_TTL, disableTouch = false, serializer = JSON } = options
+  const { adapter, ttl = DEFAULT_TTL, disableTouch = false, serializer = JSON, migrateFrom, migrateTimeout } = options
   if (
     adapter !== undefined &&
     (typeof adapter !== 'object' || adapter === null || ADAPTER_METHODS.some((m) => typeof adapter[m] !== 'function'))
@@ -79,5 +101,29 @@ export function resolveSessionStoreOptions(options: StashSessionStoreOptions): R
   if (typeof serializer?.parse !== 'function' || typeof serializer.stringify !== 'function') {
     throw optionError('StashSessionStore.serializer', 'an object with parse() and stringify(), like JSON', serializer)
   }
-  return { adapter, ttl, disableTouch, serializer }
+  return { adapter, ttl, disableTouch, serializer, ...resolveMigration(migrateFrom, migrateTimeout) }
+}
+
+/** Validates `migrateFrom` (an express-session store) and `migrateTimeout` (only with it). */
+function resolveMigration(
+  migrateFrom: unknown,
+  migrateTimeout: unknown,
+): Pick<ResolvedSessionStoreOptions, 'migrateFrom' | 'migrateTimeout'> {
+  if (migrateFrom === undefined) {
+    if (migrateTimeout !== undefined) throw new TypeError('express-stash: `StashSessionStore.migrateTimeout` needs `migrateFrom`')
+    return { migrateFrom: undefined, migrateTimeout: DEFAULT_MIGRATE_TIMEOUT }
+  }
+  const methods = typeof migrateFrom === 'object' && migrateFrom !== null ? (migrateFrom as Record<string, unknown>) : {}
+  if (typeof methods.get !== 'function' || typeof methods.destroy !== 'function') {
+    throw optionError(
+      'StashSessionStore.migrateFrom',
+      'an express-session store with get() and destroy() (e.g. new RedisStore({ client }) of connect-redis)',
+      migrateFrom,
+    )
+  }
+  const timeout = migrateTimeout ?? DEFAULT_MIGRATE_TIMEOUT
+  if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout <= 0) {
+    throw optionError('StashSessionStore.migrateTimeout', 'a positive integer of milliseconds', migrateTimeout)
+  }
+  return { migrateFrom: migrateFrom as PreviousSessionStore, migrateTimeout: timeout }
 }

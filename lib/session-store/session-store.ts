@@ -8,16 +8,20 @@ import { Store, type SessionData } from 'express-session'
 import type { StashAdapter } from '../store/adapter.js'
 import { memoryAdapter } from '../adapters/memory/memory.js'
 import { StashError } from '../errors.js'
-import { hasExpired, sessionEnd } from './expiry.js'
-import { sessionRecordKey, SESSION_FIELDS, SESSION_NAMESPACE } from './keys.js'
+import { SessionCodec } from './codec.js'
+import { sessionEnd } from './expiry.js'
+import { bothFields, DESTROYED_SESSION, sessionRecordKey, SESSION_FIELDS, SESSION_NAMESPACE } from './keys.js'
+import { SessionMigration } from './migration.js'
 import {
   resolveSessionStoreOptions,
   type ResolvedSessionStoreOptions,
   type SessionSerializer,
   type StashSessionStoreOptions,
 } from './options.js'
+import type { PreviousSessionStore } from './previous-store.js'
+import { settle, type SessionCallback } from './settle.js'
 
-export type { SessionSerializer, StashSessionStoreOptions }
+export type { PreviousSessionStore, SessionCallback, SessionSerializer, StashSessionStoreOptions }
 export { SESSION_NAMESPACE }
 
 /**
@@ -26,9 +30,6 @@ export { SESSION_NAMESPACE }
  * request reads the session its previous request wrote on another node.
  */
 const FROM_THE_STORE = Infinity
-
-/** The callback express-session passes to store methods. */
-export type SessionCallback<T = void> = (err: unknown, value?: T) => void
 
 /** A stored session as `all()` returns it: the session with its ID. */
 export type StoredSession = SessionData & { id: string }
@@ -47,6 +48,10 @@ export type StoredSession = SessionData & { id: string }
  *
  * Every method takes express-session's optional callback and also returns a promise.
  *
+ * With `migrateFrom`, sessions of the store the application used before move over as they are
+ * used (see {@link StashSessionStoreOptions.migrateFrom}); `ids()`, `all()` and `length()` count
+ * the sessions moved or created here, {@link StashSessionStore.unmigratedLength} those left there.
+ *
  * @example
  * app.use(session({ secret, store: new StashSessionStore({ adapter: redisAdapter(process.env.REDIS_URL) }) }))
  */
@@ -56,25 +61,40 @@ export class StashSessionStore extends Store {
   private readonly options: ResolvedSessionStoreOptions
   /** Whether the store created its adapter, and so closes it in `close()`. */
   private readonly ownsAdapter: boolean
+  private readonly codec: SessionCodec
+  /** The sessions moved from `migrateFrom`, when given. */
+  private readonly migration: SessionMigration | undefined
 
   constructor(options: StashSessionStoreOptions = {}) {
     super()
     this.options = resolveSessionStoreOptions(options)
     this.ownsAdapter = this.options.adapter === undefined
     this.adapter = this.options.adapter ?? memoryAdapter()
+    this.codec = new SessionCodec(this.options.serializer, this.adapter, (err) => this.report(err))
+    const { migrateFrom, migrateTimeout, ttl } = this.options
+    this.migration =
+      migrateFrom &&
+      new SessionMigration(migrateFrom, migrateTimeout, {
+        adapter: this.adapter,
+        codec: this.codec,
+        ttl,
+        report: (err) => this.report(err),
+      })
   }
 
   /**
    * The session stored under `sid`, or `null` when there is none or its cookie has expired. A
-   * stored value that cannot be parsed is reported, deleted and treated as absent.
+   * stored value that cannot be parsed is reported, deleted and treated as absent. With
+   * `migrateFrom`, a session not stored here is moved from there (an error of that store is the
+   * callback's error, never a silent `null`).
    */
   override get(sid: string, callback?: SessionCallback<SessionData | null>): Promise<SessionData | null> {
     return settle(callback, async () => {
-      const key = sessionRecordKey(sid)
-      const stored = (await this.adapter.load(key, [SESSION_FIELDS.session], FROM_THE_STORE))?.values[0]
-      if (stored === undefined) return null
-      const session = await this.decode(key, sid, stored)
-      return session === undefined || hasExpired(session) ? null : session
+      const stored = await this.loadSession(sid)
+      if (stored !== undefined || this.migration === undefined) return stored ?? null
+      const moved = await this.migration.take(sid)
+      // Not there: a concurrent request may have just moved it here (and deleted it there).
+      return moved !== undefined ? moved : ((await this.loadSession(sid)) ?? null)
     })
   }
 
@@ -88,7 +108,7 @@ export class StashSessionStore extends Store {
       const now = Date.now()
       const end = sessionEnd(session, this.options.ttl, now)
       if (end <= now) return this.adapter.delete(key)
-      const set = { [SESSION_FIELDS.id]: sid, [SESSION_FIELDS.session]: this.encode(sid, session) }
+      const set = { [SESSION_FIELDS.id]: sid, [SESSION_FIELDS.session]: this.codec.encode(sid, session) }
       await this.adapter.write(key, { set, del: [], expiresAt: bothFields(end) })
     })
   }
@@ -99,7 +119,8 @@ export class StashSessionStore extends Store {
    * expires with it (both fields, in the compare-and-set itself). A session that is not stored,
    * or whose stored cookie has expired, is left alone; one whose cookie given has expired is
    * destroyed. Safe against a concurrent `set()`: the stored session is replaced only if unchanged
-   * since it was read (a newer `set()` has written a fresh cookie and expiry of its own).
+   * since it was read (a newer `set()` has written a fresh cookie and expiry of its own). Never
+   * reads `migrateFrom`: express-session touches only a session `get()` returned, which is here.
    */
   override touch(sid: string, session: SessionData, callback?: () => void): Promise<void> {
     return settle(callback, async () => {
@@ -109,18 +130,20 @@ export class StashSessionStore extends Store {
       const end = sessionEnd(session, this.options.ttl, now)
       if (end <= now) return this.adapter.delete(key)
       const stored = (await this.adapter.load(key, [SESSION_FIELDS.session], FROM_THE_STORE))?.values[0]
-      if (stored === undefined) return
-      const current = await this.decode(key, sid, stored)
-      if (current === undefined || hasExpired(current)) return
+      const current = await this.codec.live(key, sid, stored)
+      if (current === null) return
       const cookie = session?.cookie ?? current.cookie
-      const next = this.encode(sid, { ...current, cookie })
+      const next = this.codec.encode(sid, { ...current, cookie })
       await this.adapter.compareAndSet(key, { field: SESSION_FIELDS.session, expected: stored, next, expiresAt: bothFields(end) })
     })
   }
 
-  /** Deletes the session stored under `sid`. */
+  /**
+   * Deletes the session stored under `sid`. With `migrateFrom`, in both stores, so that a session
+   * logged out (or regenerated) is never moved back; either store's error reaches the callback.
+   */
   override destroy(sid: string, callback?: SessionCallback): Promise<void> {
-    return settle(callback, () => this.adapter.delete(sessionRecordKey(sid)))
+    return settle(callback, () => this.migration?.forget(sid) ?? this.adapter.delete(sessionRecordKey(sid)))
   }
 
   /** The IDs of every live session (the adapter's `keys()`; stash records and expired sessions are left out). */
@@ -150,26 +173,54 @@ export class StashSessionStore extends Store {
     })
   }
 
-  /** Deletes every stored session, and nothing else; resolves to how many records it deleted. */
+  /**
+   * Deletes every stored session, and nothing else; resolves to how many records it deleted. With
+   * `migrateFrom`, that store's `clear()` runs first, so that no session cleared is moved back,
+   * and the tombstones of destroyed sessions go too, uncounted.
+   */
   override clear(callback?: SessionCallback<number>): Promise<number> {
     return settle(callback, async () => {
+      await this.migration?.clearPrevious()
       let count = 0
       await this.eachSession(async (key) => {
+        const tombstone = this.migration !== undefined && (await this.isTombstone(key))
         await this.adapter.delete(key)
-        count++
+        if (!tombstone) count++
       })
       return count
     })
   }
 
   /**
+   * How many sessions `migrateFrom` still holds (its `ids()`, without this store's own records
+   * when both share a Redis prefix; else its `length()`); 0 without `migrateFrom`. Once it is 0
+   * for good (no node uses the previous store any more), `migrateFrom` can be removed.
+   */
+  unmigratedLength(callback?: SessionCallback<number>): Promise<number> {
+    return settle(callback, async () => (this.migration === undefined ? 0 : this.migration.unmigrated()))
+  }
+
+  /**
    * Closes the adapter when the store created it (no `adapter` option). A given adapter is left
-   * open: it may be shared with a stash instance, and its owner closes it. Safe to call twice.
+   * open: it may be shared with a stash instance, and its owner closes it. So is `migrateFrom`.
+   * Safe to call twice.
    */
   close(callback?: SessionCallback): Promise<void> {
     return settle(callback, async () => {
       if (this.ownsAdapter) await this.adapter.close()
     })
+  }
+
+  /** The live session stored under `sid` (`null`: ended, destroyed or corrupt), or `undefined` when there is none. */
+  private async loadSession(sid: string): Promise<SessionData | null | undefined> {
+    const key = sessionRecordKey(sid)
+    const stored = (await this.adapter.load(key, [SESSION_FIELDS.session], FROM_THE_STORE))?.values[0]
+    return stored === undefined ? undefined : this.codec.live(key, sid, stored)
+  }
+
+  /** Whether the record `key` is the tombstone of a destroyed session. */
+  private async isTombstone(key: string): Promise<boolean> {
+    return (await this.adapter.load(key, [SESSION_FIELDS.session], FROM_THE_STORE))?.values[0] === DESTROYED_SESSION
   }
 
   /** The adapter's record keys that are sessions, in the adapter's batches. */
@@ -191,62 +242,28 @@ export class StashSessionStore extends Store {
   }
 
   /**
-   * Runs `fn` on every live session with its ID. Expired sessions are left out; a record that is
-   * not a whole session (a field missing, a value that does not parse) is reported and deleted.
+   * Runs `fn` on every live session with its ID. Expired sessions and tombstones are left out, and
+   * so (with `migrateFrom`) is a recent record holding only its `id`: a migration in flight. Any
+   * other record that is not a whole session (a field missing, a value that does not parse) is
+   * reported and deleted.
    */
   private eachLiveSession(fn: (session: StoredSession) => void): Promise<void> {
     return this.eachSession(async (key) => {
       const loaded = await this.adapter.load(key, [SESSION_FIELDS.id, SESSION_FIELDS.session], FROM_THE_STORE)
       if (loaded === undefined) return // expired or deleted since the listing
       const [id, stored] = loaded.values
+      if (stored === DESTROYED_SESSION) return
+      if (id !== undefined && stored === undefined && this.migration?.inFlight(loaded.createdAt)) return
       if (id === undefined || stored === undefined) {
         const missing = id === undefined ? SESSION_FIELDS.id : SESSION_FIELDS.session
-        return this.discard(
+        return this.codec.discard(
           key,
           new StashError('ERR_STASH_CORRUPT', `stored session ${key} has no ${missing} field; it was deleted`),
         )
       }
-      const session = await this.decode(key, id, stored)
-      if (session !== undefined && !hasExpired(session)) fn({ ...session, id })
+      const session = await this.codec.live(key, id, stored)
+      if (session !== null) fn({ ...session, id })
     })
-  }
-
-  /** The session serialized; `ERR_STASH_SERIALIZE` when the serializer throws or returns no string. */
-  private encode(sid: string, session: SessionData): string {
-    let serialized: unknown
-    try {
-      serialized = this.options.serializer.stringify(session)
-    } catch (err) {
-      throw new StashError('ERR_STASH_SERIALIZE', `session ${JSON.stringify(sid)} cannot be serialized`, { cause: err })
-    }
-    if (typeof serialized === 'string') return serialized
-    throw new StashError('ERR_STASH_SERIALIZE', `session ${JSON.stringify(sid)} did not serialize to a string`)
-  }
-
-  /**
-   * The stored session (the serializer's `parse` may return a promise), or undefined when it does
-   * not parse to an object: then it is reported and its record deleted, never dropped silently.
-   */
-  private async decode(key: string, sid: string, stored: string): Promise<SessionData | undefined> {
-    let session: unknown
-    try {
-      session = await this.options.serializer.parse(stored)
-    } catch (err) {
-      const reason = `stored session ${JSON.stringify(sid)} is not valid; it was deleted`
-      return this.discard(key, new StashError('ERR_STASH_CORRUPT', reason, { cause: err }))
-    }
-    if (typeof session === 'object' && session !== null && !Array.isArray(session)) return session as SessionData
-    return this.discard(
-      key,
-      new StashError('ERR_STASH_CORRUPT', `stored session ${JSON.stringify(sid)} is not an object; it was deleted`),
-    )
-  }
-
-  /** Reports a corrupt session record and deletes it. */
-  private async discard(key: string, err: StashError): Promise<undefined> {
-    this.report(err)
-    await this.adapter.delete(key)
-    return undefined
   }
 
   /** An `'error'` event when someone listens, else the console: never a crash, never silent. */
@@ -254,25 +271,4 @@ export class StashSessionStore extends Store {
     if (this.listenerCount('error') > 0) this.emit('error', err)
     else console.error(err)
   }
-}
-
-/** The expiries of a session record: both its fields end with the session, at `end` (ms since the epoch). */
-function bothFields(end: number): Record<string, number> {
-  return { [SESSION_FIELDS.id]: end, [SESSION_FIELDS.session]: end }
-}
-
-/**
- * Runs `work`; hands the outcome to express-session's `callback` when given (on the next tick,
- * so a throwing callback is not mistaken for a store failure), and returns it as a promise.
- */
-function settle<T>(callback: SessionCallback<T> | (() => void) | undefined, work: () => Promise<T>): Promise<T> {
-  const result = Promise.resolve().then(work)
-  if (callback !== undefined) {
-    const done = callback as SessionCallback<T>
-    result.then(
-      (value) => process.nextTick(done, null, value),
-      (err: unknown) => process.nextTick(done, err),
-    )
-  }
-  return result
 }

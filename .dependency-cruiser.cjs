@@ -102,6 +102,21 @@ module.exports = {
       ['^lib/(adapters/redis|store|values)/', ERRORS_AND_LOG],
     ),
     onlyImports(
+      'cookie-adapter-no-request',
+      'The cookie adapter seals records into the client\'s cookie: it may use the store contract (its hooks ' +
+        'forRequest and responseCookies are all it knows of a request), never req.stash, the ID cookie code, the ' +
+        'options or another adapter.',
+      '^lib/adapters/cookie/',
+      ['^lib/(adapters/cookie|store)/', ERRORS_AND_LOG],
+    ),
+    onlyImports(
+      'passport-over-the-public-api',
+      'passport/ (stashSession) builds req.session over req.stash: it may use the vocabulary and find the ' +
+        'request state behind a req.stash, never an adapter, the store or the instance.',
+      '^lib/passport/',
+      ['^lib/passport/', '^lib/request/request-state[.]ts$', VOCABULARY],
+    ),
+    onlyImports(
       'vocabulary-imports-vocabulary',
       'options, types, json-types, errors and log are the shared vocabulary that request/ and the instance ' +
         'build on: they may import each other and the layers below request/ (values/, cookie/, store/), never ' +
@@ -116,7 +131,15 @@ module.exports = {
         'a concrete adapter, the peers, the session store or the instance that wires it all (create-stash, ' +
         'admin, index), or the layers would cycle.',
       '^lib/request/',
-      ['^lib/(request|cookie|values|store)/', VOCABULARY],
+      ['^lib/(request|cookie|values|store|tracing)/', VOCABULARY],
+    ),
+    onlyImports(
+      'tracing-below-requests',
+      'tracing/ publishes loads and commits on node:diagnostics_channel: it knows the store contract (what a ' +
+        'write resolves to) and the log labels, never the request, cookie or an adapter, so that what it publishes ' +
+        'cannot reach an ID.',
+      '^lib/tracing/',
+      ['^lib/(tracing|store)/', ERRORS_AND_LOG],
     ),
     onlyImports(
       'session-store-independent',
@@ -129,8 +152,15 @@ module.exports = {
       'testing-contract-only',
       'testing/ (the adapter contract suite) is a separate entry point that tests any StashAdapter: it may ' +
         'only use the store contract and the errors, so that it tests the contract and not one implementation.',
-      '^lib/testing/',
+      '^lib/testing/(?!app-)',
       ['^lib/(testing|store)/', '^lib/errors[.]ts$'],
+    ),
+    onlyImports(
+      'testing-app-helpers',
+      'testing/app-*.ts (seedStash, readStash) write and read a stash as its instance would: they may use the ' +
+        'request helpers, the cookie, values and store layers and the vocabulary, never a concrete adapter or the instance.',
+      '^lib/testing/app-',
+      ['^lib/(testing|request|cookie|values|store)/', VOCABULARY],
     ),
   ],
   options: {

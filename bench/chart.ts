@@ -13,6 +13,7 @@ const COLORS: Record<Scenario, string> = {
   'raw-get': '#a1d99b',
   'raw-get-set': '#31a354',
   'stash-memory': '#fdae6b',
+  'stash-memory-traced': '#fdd0a2',
   'stash-redis': '#e6550d',
   'stash-redis-cache': '#fd8d3c',
   'stash-redis-cache-2p': '#d94801',

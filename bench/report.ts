@@ -57,6 +57,7 @@ export const LABELS: Record<Scenario, string> = {
   'raw-get': 'raw node-redis GET',
   'raw-get-set': 'raw node-redis GET + SET',
   'stash-memory': 'express-stash memory',
+  'stash-memory-traced': 'express-stash memory, traced',
   'stash-redis': 'express-stash Redis',
   'stash-redis-cache': 'express-stash Redis, near cache',
   'stash-redis-cache-2p': 'express-stash Redis, near cache, 2 processes',
@@ -64,9 +65,13 @@ export const LABELS: Record<Scenario, string> = {
   'payload-stash-redis': `express-stash Redis, ${PAYLOAD_KEYS} keys × 10 KB`,
 }
 
-/** The row each row is compared with: connect-redis for Redis-backed rows, MemoryStore for the others. */
+/**
+ * The row each row is compared with: connect-redis for Redis-backed rows, MemoryStore for the
+ * others, and the traced row with the same stash without a subscriber (the cost of tracing).
+ */
 export function peerOf(scenario: Scenario): Scenario | undefined {
   if (scenario === 'payload-stash-redis') return 'payload-session-redis'
+  if (scenario === 'stash-memory-traced') return 'stash-memory'
   if (scenario === 'bare' || scenario === 'session-memory' || scenario.includes('session-redis')) return undefined
   return REDIS_SCENARIOS.includes(scenario) ? 'session-redis' : 'session-memory'
 }
@@ -182,7 +187,7 @@ Run on ${info.date.replace('T', ' ').slice(0, 16)} UTC with \`${info.command}\`,
   \`/read\` reads a counter; \`/write\` increments it.
   Payload rows: each client's state holds ${PAYLOAD_KEYS} keys of 10,000 characters (about 1 MB), stored by its \`/setup\`; the routes read and write one of them, which holds the counter.
   express-session loads and saves the whole session on every request; express-stash's routes declare only that one key.
-- **× peer:** compared with express-session + connect-redis for Redis-backed rows, with express-session + MemoryStore for the others.
+- **× peer:** compared with express-session + connect-redis for Redis-backed rows, with express-session + MemoryStore for the others; the traced row (a subscriber on both tracing channels) with express-stash memory.
 - **Redis counters:** \`CONFIG RESETSTAT\` before each round, \`INFO commandstats\` after it, divided by the requests served.
   Commands include those run inside Lua scripts; round trips are the commands sent (for express-stash, its write scripts, \`EVALSHA\`, and its loads, an \`HMGET\` with its \`PEXPIRE\` sent together).
 - **Raw rows:** the floor of a 1- and a 2-round-trip design: one \`GET\` (or one \`GET\` and one \`SET\`) per request on both routes.

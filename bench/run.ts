@@ -22,7 +22,8 @@
  * BENCH_CONNECTIONS (10), BENCH_CLIENTS (100), BENCH_SCENARIOS (comma-separated names, all).
  * Then the memory adapter at scale (bench/memory-sweep.ts, cleanupBatchSize 100 and 1000), whose
  * tables are appended to the report.
- * Writes bench/results/latest.md and bench/results/latest.svg (see bench/report.ts).
+ * Writes bench/results/latest.md and bench/results/latest.svg (see bench/report.ts), or the same
+ * two files into the directory BENCH_RESULTS names, so that a shorter run leaves the published ones be.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
   }
   if ((otherCores ?? 0) > 0.1)
     console.warn(`other processes and steal took ${otherCores!.toFixed(2)} cores during the run: figures are skewed`)
-  const results = join(__dirname, 'results')
+  const results = process.env.BENCH_RESULTS ?? join(__dirname, 'results')
   mkdirSync(results, { recursive: true })
   const markdown = `${renderMarkdown(info, rows)}
 ## Memory adapter at scale
@@ -245,7 +246,7 @@ ${memory}`
   writeFileSync(join(results, 'latest.md'), markdown)
   writeFileSync(join(results, 'latest.svg'), renderSvg(info, rows))
   console.log(`\n${markdown}`)
-  console.log(`written: bench/results/latest.md, bench/results/latest.svg (${(info.seconds / 60).toFixed(1)} min)`)
+  console.log(`written: ${join(results, 'latest.md')}, ${join(results, 'latest.svg')} (${(info.seconds / 60).toFixed(1)} min)`)
 }
 
 const MEMORY_SETTINGS = { BENCH_SWEEP_BATCHES: '100,1000', BENCH_SWEEP_REPEATS: '3' }

@@ -12,7 +12,8 @@
  * Scenarios (see SCENARIOS): bare Express; express-session with its MemoryStore and with
  * connect-redis (resave: false, saveUninitialized: false); one raw node-redis GET per request,
  * and one GET + one SET per request, on both routes (the floor of a 1- and a 2-round-trip
- * design); express-stash with its memory adapter and with redisAdapter on a node-redis client,
+ * design); express-stash with its memory adapter (also with a subscriber on its tracing channels,
+ * the cost of publishing them) and with redisAdapter on a node-redis client,
  * without and with its near cache (`cache: true`), the latter also as two processes of
  * node:cluster sharing the port (each client's requests land on both, so every write on one
  * invalidates the other's copy).
@@ -20,6 +21,7 @@
  * Express runs with its defaults (ETag included): the same response path in every scenario.
  */
 import cluster from 'node:cluster'
+import { tracingChannel } from 'node:diagnostics_channel'
 import { randomUUID } from 'node:crypto'
 import { RedisStore } from 'connect-redis'
 import { parse as parseCookies } from 'cookie'
@@ -27,7 +29,7 @@ import express, { type Request, type RequestHandler, type Response } from 'expre
 import session from 'express-session'
 import { createClient } from 'redis'
 import type * as ExpressStash from '../lib/index.js'
-import type { Stash } from '../lib/index.js'
+import type { Stash, StashCommitContext, StashLoadContext } from '../lib/index.js'
 import { PAYLOAD_CHARS, PAYLOAD_KEYS, SCENARIOS, type Scenario } from './support.js'
 
 // express-stash as users run it: the JavaScript that tsc compiles from lib/, which bench/run.ts
@@ -147,10 +149,12 @@ async function routesFor(scenario: Scenario, app: express.Express, redisUrl: str
       }
     }
     case 'stash-memory':
+    case 'stash-memory-traced':
     case 'stash-redis':
     case 'stash-redis-cache':
     case 'stash-redis-cache-2p': {
-      const client = scenario === 'stash-memory' ? undefined : await connectRedis(redisUrl)
+      const client = scenario.startsWith('stash-memory') ? undefined : await connectRedis(redisUrl)
+      if (scenario === 'stash-memory-traced') subscribeToTracing()
       const adapter = client === undefined ? undefined : redisAdapter({ client, cache: scenario !== 'stash-redis' })
       const stash = createStash({ secret: SECRET, storedKeys: ['count'], ttl: TTL, ...(adapter && { adapter }) })
       app.use(stash)
@@ -160,6 +164,27 @@ async function routesFor(scenario: Scenario, app: express.Express, redisUrl: str
         write: (req, res) => reply(res, (data(req).count = (data(req).count ?? 0) + 1)),
       }
     }
+  }
+}
+
+/**
+ * A subscriber to every event of both tracing channels of express-stash that reads each context
+ * and counts, as the bookkeeping of an APM agent's spans would, without the agent's own costs.
+ */
+function subscribeToTracing(): void {
+  const seen = { events: 0, failed: 0 }
+  const note = (context: StashLoadContext | StashCommitContext) => {
+    seen.events++
+    if (context.outcome === 'error') seen.failed++
+  }
+  for (const name of ['express-stash:load', 'express-stash:commit']) {
+    tracingChannel<StashLoadContext | StashCommitContext>(name).subscribe({
+      start: note,
+      end: note,
+      asyncStart: note,
+      asyncEnd: note,
+      error: note,
+    })
   }
 }
 

@@ -16,6 +16,7 @@ export const SCENARIOS = [
   'raw-get',
   'raw-get-set',
   'stash-memory',
+  'stash-memory-traced',
   'stash-redis',
   'stash-redis-cache',
   'stash-redis-cache-2p',

@@ -43,6 +43,8 @@ export function createStash<Data extends object = StashData>(options: StashOptio
   const codec = createCodec(secrets, resolved.version, { encrypt: resolved.encrypt, authenticate: adapter.inProcess !== true })
   const store = new StoreCalls(adapter, stash)
   const runtime = new StashRuntime(resolved, adapter, secrets, codec, store)
+  // Internal: express-stash/testing's seedStash() and readStash() find the instance's runtime here.
+  Object.defineProperty(stash, Symbol.for('express-stash.runtime'), { value: runtime })
   // One subscription per instance (never per request): `stats().evictions` and `'evicted'`.
   const unsubscribeEvictions = adapter.onEvict?.((eviction) => store.evicted(eviction))
 

@@ -15,6 +15,8 @@
  * - `ERR_STASH_CLOSED`: the stash or its adapter was used after `close()`.
  * - `ERR_STASH_MOVED`: the record moved to another node (cross-node recovery) while this
  *   request held it; its write was refused so that no stale copy is left behind.
+ * - `ERR_STASH_UNSUPPORTED`: the adapter cannot serve this call (the cookie adapter keeps no
+ *   server state: the admin calls, and any use outside a stash's requests).
  */
 export type StashErrorCode =
   | 'ERR_STASH_UNAVAILABLE'
@@ -27,6 +29,7 @@ export type StashErrorCode =
   | 'ERR_STASH_CORRUPT'
   | 'ERR_STASH_CLOSED'
   | 'ERR_STASH_MOVED'
+  | 'ERR_STASH_UNSUPPORTED'
 
 const PREFIX = 'express-stash: '
 

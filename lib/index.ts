@@ -4,6 +4,7 @@
  */
 export {
   ownerOfKey,
+  type AdapterRequest,
   type CompareAndSetResult,
   type FieldSwap,
   type LoadedRecord,
@@ -15,6 +16,7 @@ export {
   type WriteReceipt,
 } from './store/adapter.js'
 export { memoryAdapter, type MemoryAdapter, type MemoryAdapterOptions } from './adapters/memory/memory.js'
+export { cookieAdapter, type CookieAdapter, type CookieAdapterOptions } from './adapters/cookie/cookie.js'
 export type { HttpPeers, MemoryPeers } from './peers/peer-options.js'
 export type { PeerHandler } from './peers/peer-http.js'
 export { clusterPrimary, type ClusterPrimary } from './peers/cluster-primary.js'
@@ -23,9 +25,17 @@ export type { IoRedisClient, NodeRedisClient, NodeRedisCluster, RedisClientLike 
 export { redisAdapter, type RedisAdapter } from './adapters/redis/redis.js'
 export type { RedisAdapterOptions, RedisConnection } from './adapters/redis/redis-options.js'
 export { createStash } from './create-stash.js'
+export { stashSession, type StashSession, type StashSessionOptions, type StashSessionRequest } from './passport/stash-session.js'
 export { StashError, StashUnavailableError, type StashErrorCode } from './errors.js'
 export type { IsJsonSafe, JsonPrimitive, JsonSafeKey, JsonValue } from './json-types.js'
 export { DEFAULTS, type CookieOptions, type StashOptions } from './options.js'
+export type {
+  StashCommitContext,
+  StashCommitOperation,
+  StashCommitOutcome,
+  StashLoadContext,
+  StashLoadOutcome,
+} from './tracing/contexts.js'
 export type {
   NextFunction,
   RouteOptions,
@@ -36,6 +46,10 @@ export type {
   StashDataOf,
   StashEntry,
   StashExpiry,
+  StashFlash,
+  StashFlashKey,
+  StashFlashMessage,
+  StashFlashMessages,
   StashLatency,
   StashHandler,
   StashMethods,

@@ -20,6 +20,22 @@ import type { StashCacheStats } from './store/adapter.js'
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface StashData {}
 
+/**
+ * The message type of each key of `req.stash.flash`, by declaration merging like {@link StashData}
+ * (`interface StashFlash { error: string }`); while it declares none, any string key and `unknown` messages.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface StashFlash {}
+
+/** A key `req.stash.flash` accepts: a key of {@link StashFlash}, or any string while it declares none. */
+export type StashFlashKey = [keyof StashFlash] extends [never] ? string : Extract<keyof StashFlash, string>
+/** One message under `Key`, as {@link StashFlash} declares it. */
+export type StashFlashMessage<Key extends string = string> = Key extends keyof StashFlash ? StashFlash[Key] : unknown
+/** What `req.stash.flash()` returns: each key holding messages, with its messages in the order they were added. */
+export type StashFlashMessages = [keyof StashFlash] extends [never]
+  ? Record<string, unknown[]>
+  : { [Key in keyof StashFlash]?: StashFlash[Key][] }
+
 /** `req.stash.cookie`: the client's own cookie settings. */
 export interface StashCookie {
   /**
@@ -39,15 +55,19 @@ export const STASH_METHODS = Object.freeze([
   'reset',
   'rotate',
   'update',
+  'reload',
+  'flash',
   'available',
   'cookie',
   'expiresAt',
 ] as const satisfies readonly (keyof StashMethods)[])
 
+/** The record field of the flash messages (`req.stash.flash`), reserved. @internal */
+export const FLASH_FIELD = '~flash'
 /**
  * Names a stored key may not use: the stash's methods, everything on `Object.prototype`
- * (`constructor`, `__proto__`, `toString`, ...), `then` (it would make `req.stash` a thenable)
- * and `toJSON` (it would hijack `JSON.stringify(req.stash)`).
+ * (`constructor`, `__proto__`, `toString`, ...), `then` (it would make `req.stash` a thenable),
+ * `toJSON` (it would hijack `JSON.stringify(req.stash)`) and the field of the flash messages.
  */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   ...STASH_METHODS,
@@ -55,6 +75,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'prototype',
   'then',
   'toJSON',
+  FLASH_FIELD,
 ])
 
 /** The methods of `req.stash`. Their names are reserved: they cannot be stored keys. */
@@ -84,6 +105,20 @@ export interface StashMethods<Data extends object = StashData> {
    * login and on privilege changes. Rejects when the store cannot do it.
    */
   rotate(): Promise<void>
+  /**
+   * Reads this request's stored keys again from the store itself (never a cache's copy), dropping unsaved
+   * changes to them; empty when the record is gone. Rejects, changing nothing, when the store cannot answer.
+   */
+  reload(): Promise<void>
+  /**
+   * Queues a flash message under `key` for a later request (an array queues each element; no `storedKeys`
+   * entry needed) and returns how many this request queued under `key`. Not JSON-safe: `TypeError`.
+   */
+  flash<Key extends StashFlashKey>(key: Key, message: StashFlashMessage<Key> | readonly StashFlashMessage<Key>[]): number
+  /** The flash messages under `key` (`[]` for none), removed for every later request: one of concurrent requests gets them. */
+  flash<Key extends StashFlashKey>(key: Key): StashFlashMessage<Key>[]
+  /** Every flash message, by key, all removed for every later request. */
+  flash(): StashFlashMessages
   /**
    * Atomically replaces a stored key of this route with `fn(current)` against the store,
    * retrying on concurrent changes: N concurrent `update('n', (n) => (n ?? 0) + 1)` give N.

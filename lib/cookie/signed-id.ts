@@ -6,7 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { serialize } from 'cookie'
-import type { VerifiedCookies, VerifiedId } from './verified-cookies.js'
+import type { FlashFlag, VerifiedCookies, VerifiedId } from './verified-cookies.js'
 
 /**
  * The attributes of the stash cookie, validated (the instance's resolved `cookie` option): what
@@ -41,6 +41,8 @@ const MAX_AGE_PATTERN = /^[1-9][0-9]{0,9}$/
 /** Starts the record version the client's last write reached (a cache's read-your-writes), before the lifetime. */
 const VERSION_SEPARATOR = '*'
 const VERSION_PATTERN = /^[1-9a-z][0-9a-z]{0,10}$/
+/** End the ID part (before the lifetime): flash messages wait (a route without stored keys then reads them), or were taken. */
+const FLASH_FLAGS = { waiting: '(', taken: ')' } as const satisfies Record<FlashFlag, string>
 
 /** What a signed ID cookie carries besides the ID, all of it under the signature. */
 export interface SignedExtras {
@@ -50,19 +52,22 @@ export interface SignedExtras {
   readonly maxAge?: number | undefined
   /** The record version the client's last write reached, for an adapter with a cache. */
   readonly version?: number | undefined
+  /** What the stash's flash field holds (`req.stash.flash`): messages, or the empty set a request left after taking them. */
+  readonly flash?: FlashFlag | undefined
 }
 
 /**
  * Signs an ID in the format of cookie-signature (`s:` + value + `.` + base64 HMAC-SHA256
  * without padding), so cookie-parser with the same secret reads it as a signed cookie. A node
  * `hint` (cross-node recovery) is appended to the ID as `~hint`, the record `version` of the
- * client's last write (base 36) as `*version`, and the client's own cookie lifetime (`maxAge`,
- * whole seconds: remember me) as `!seconds`, all inside the signed value: the record key depends
- * on the ID alone, and a changed hint, version or lifetime breaks the signature.
+ * client's last write (base 36) as `*version`, `(` when flash messages wait (`)`: taken), the client's own
+ * cookie lifetime (`maxAge`, whole seconds: remember me) as `!seconds`, all inside the signed
+ * value: the record key depends on the ID alone, and a changed extra breaks the signature.
  */
-export function signId(id: string, secret: string, { hint, maxAge, version }: SignedExtras = {}): string {
+export function signId(id: string, secret: string, { hint, maxAge, version, flash }: SignedExtras = {}): string {
   let value = hint === undefined ? id : id + HINT_SEPARATOR + hint
   if (version !== undefined && version > 0) value += VERSION_SEPARATOR + version.toString(36)
+  if (flash !== undefined) value += FLASH_FLAGS[flash]
   if (maxAge !== undefined) value += MAX_AGE_SEPARATOR + maxAge
   return `s:${value}.${mac(value, secret)}`
 }
@@ -112,6 +117,7 @@ interface SignedValue {
   readonly hint: string | undefined
   readonly maxAge: number | undefined
   readonly version: number | undefined
+  readonly flash: FlashFlag | undefined
 }
 
 /** Takes a cookie value apart (unquoted, percent-decoded), or `undefined` if it is not shaped like a signed ID. */
@@ -129,8 +135,10 @@ function parse(raw: string): SignedValue | undefined {
   if (!value.startsWith('s:') || dot < 0) return undefined
   const signed = value.slice(2, dot)
   const bang = signed.indexOf(MAX_AGE_SEPARATOR)
-  const versioned = bang < 0 ? signed : signed.slice(0, bang)
+  const flagged = bang < 0 ? signed : signed.slice(0, bang)
   const maxAge = bang < 0 ? undefined : signed.slice(bang + 1)
+  const flash = flagged.endsWith(FLASH_FLAGS.waiting) ? 'waiting' : flagged.endsWith(FLASH_FLAGS.taken) ? 'taken' : undefined
+  const versioned = flash === undefined ? flagged : flagged.slice(0, -1)
   const star = versioned.indexOf(VERSION_SEPARATOR)
   const body = star < 0 ? versioned : versioned.slice(0, star)
   const version = star < 0 ? undefined : versioned.slice(star + 1)
@@ -147,13 +155,14 @@ function parse(raw: string): SignedValue | undefined {
     hint,
     maxAge: maxAge === undefined ? undefined : Number(maxAge),
     version: version === undefined ? undefined : Number.parseInt(version, 36),
+    flash,
   }
 }
 
 /** Checks the signature of a parsed value against every secret, remembering a value that verifies. */
 function verify(
   raw: string,
-  { signed, signature, id, hint, maxAge, version }: SignedValue,
+  { signed, signature, id, hint, maxAge, version, flash }: SignedValue,
   secrets: readonly string[],
   verified: VerifiedCookies,
 ): VerifiedId | undefined {
@@ -162,7 +171,7 @@ function verify(
   for (let i = 0; i < secrets.length; i++) {
     const expected = Buffer.from(mac(signed, secrets[i]!))
     if (expected.length === given.length && timingSafeEqual(expected, given)) {
-      return verified.remember(raw, { id, resign: i > 0, hint, maxAge, version })
+      return verified.remember(raw, { id, resign: i > 0, hint, maxAge, version, flash })
     }
   }
   return undefined

@@ -9,6 +9,9 @@ import { sha256 } from '../values/ids.js'
 /** How many verified cookie values one stash instance remembers. */
 const CAPACITY = 10_000
 
+/** What a signed cookie says of the stash's flash messages: some wait, or a request took them (the field holds an empty set). */
+export type FlashFlag = 'waiting' | 'taken'
+
 /** A stash ID from a verified cookie, with the hash its record key is made of. */
 export interface VerifiedId {
   readonly id: string
@@ -22,6 +25,8 @@ export interface VerifiedId {
   readonly maxAge?: number
   /** The record version the client's last write reached, signed with the ID (adapters with a cache). */
   readonly version?: number
+  /** The stash's flash messages wait, or were taken (signed with the ID). */
+  readonly flash?: FlashFlag
 }
 
 /** What a cookie value whose signature verified says. */
@@ -31,6 +36,7 @@ export interface VerifiedCookie {
   readonly hint: string | undefined
   readonly maxAge: number | undefined
   readonly version: number | undefined
+  readonly flash?: FlashFlag | undefined
 }
 
 /**
@@ -49,7 +55,7 @@ export class VerifiedCookies {
   }
 
   /** Remembers a cookie value whose signature verified. */
-  remember(value: string, { id, resign, hint, maxAge, version }: VerifiedCookie): VerifiedId {
+  remember(value: string, { id, resign, hint, maxAge, version, flash }: VerifiedCookie): VerifiedId {
     const verified: VerifiedId = {
       id,
       resign,
@@ -57,6 +63,7 @@ export class VerifiedCookies {
       ...(hint === undefined ? {} : { hint }),
       ...(maxAge === undefined ? {} : { maxAge }),
       ...(version === undefined ? {} : { version }),
+      ...(flash === undefined ? {} : { flash }),
     }
     this.values.set(value, verified)
     return verified

@@ -8,6 +8,7 @@
  */
 import { tooLargeError } from '../errors.js'
 import { log, recordLabel } from '../log.js'
+import { commitChannel, publishing, traceCommit } from '../tracing/channels.js'
 import { assertRoundTrips, storedJson } from './json-check.js'
 import { unavailableWriteError, type Changes, type StashState } from './stash-state.js'
 
@@ -70,9 +71,10 @@ export async function commitChanges(state: StashState, changes: Changes | undefi
     throw tooLargeError(bytes, options.maxBytes)
   }
   const existing = state.persisted
-  const written = await state.guard(() =>
-    adapter.write(record, { set, del: changes.del, expiresAt, maxBytes: options.maxBytes, existing }),
-  )
+  const write = () => adapter.write(record, { set, del: changes.del, expiresAt, maxBytes: options.maxBytes, existing })
+  const written = await (publishing(commitChannel)
+    ? traceCommit(adapter.kind, record, 'write', Object.keys(set), changes.del, () => state.guard(write))
+    : state.guard(write))
   if (written === 'gone') {
     // The stash was reset, rotated or revoked since this request loaded it: it stays gone. What
     // this request changed goes to a new stash; what it merely loaded is not carried over.
@@ -122,7 +124,10 @@ async function slideOrConfirm(state: StashState, now: number): Promise<void> {
   const expiresAt = slides ?? {}
   let result: Awaited<ReturnType<typeof adapter.write>>
   try {
-    result = await store.call(() => adapter.write(record, { set: {}, del: [], expiresAt, existing: true }), 'write')
+    const slide = () => adapter.write(record, { set: {}, del: [], expiresAt, existing: true })
+    result = await (publishing(commitChannel)
+      ? traceCommit(adapter.kind, record, 'write', [], [], () => store.call(slide, 'write'))
+      : store.call(slide, 'write'))
   } catch (err) {
     if (confirm) throw err
     return store.report(err)

@@ -29,6 +29,11 @@ export function assertRoundTrips(key: string, value: unknown): void {
   if (problem !== undefined) throw serializeError(key, problem)
 }
 
+/** Why `value` (already known to be JSON-encodable) would not come back from JSON as it is, naming the place from `path`; `undefined` when it would. */
+export function jsonProblem(value: unknown, path: string): string | undefined {
+  return problemOf(value, path, false)
+}
+
 function problemOf(value: unknown, path: string, inArray: boolean): string | undefined {
   switch (typeof value) {
     case 'string':

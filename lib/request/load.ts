@@ -7,6 +7,9 @@
 import { StashError } from '../errors.js'
 import { log, recordLabel } from '../log.js'
 import type { LoadedRecord, StashAdapter } from '../store/adapter.js'
+import { loadChannel, publishing, traceLoad } from '../tracing/channels.js'
+import { FLASH_FIELD } from '../types.js'
+import { fieldsWithFlash, takeFlash } from './flash-store.js'
 import type { RoutePlan } from './route-plan.js'
 import { corruptError, type StashState } from './stash-state.js'
 
@@ -19,16 +22,32 @@ const CORRUPT = '\u0000corrupt'
  * slides what is due (key-expiries.ts). An ID whose record does not exist, or whose stash
  * outlived `maxLifetime`, is dropped: the request continues with a fresh stash. An adapter that
  * answers from memory (`loadNow`) is answered synchronously: `undefined` then means done, with
- * no promise at all.
+ * no promise at all. While anyone subscribes, the load is published on `express-stash:load`.
+ * The request's first load also asks for the flash field, and takes the messages it holds
+ * (flash-store.ts). `seen`: the version the client saw last (`Infinity`: never a cache's copy).
  */
-export function loadStash(state: StashState, keys: readonly string[]): Promise<void> | undefined {
-  const { adapter, store } = state.context
+export function loadStash(state: StashState, keys: readonly string[], seen = state.cookie.version): Promise<void> | undefined {
   const record = state.record
-  if (record === undefined || keys.length === 0) return undefined
+  if (record === undefined) return undefined
+  const fields = fieldsWithFlash(state, keys)
+  if (fields.length === 0) return undefined
+  if (!publishing(loadChannel)) return readStash(state, record, fields, seen)
+  const read = () => readStash(state, record, fields, seen)
+  return traceLoad(state.context.adapter.kind, record, keys, read, () => (state.persisted ? 'hit' : 'miss'))
+}
+
+/** {@link loadStash} of a record: `record`'s `keys`, from memory when the adapter can answer so. */
+function readStash(
+  state: StashState,
+  record: string,
+  keys: readonly string[],
+  seen: number | undefined,
+): Promise<void> | undefined {
+  const { adapter, store } = state.context
   if (adapter.loadNow !== undefined) {
     let known: LoadedRecord | null | undefined
     try {
-      known = store.callNow(() => adapter.loadNow!(record, keys, state.cookie.version))
+      known = store.callNow(() => adapter.loadNow!(record, keys, seen))
     } catch (err) {
       return Promise.resolve(loadFailed(state, err))
     }
@@ -38,7 +57,7 @@ export function loadStash(state: StashState, keys: readonly string[]): Promise<v
     }
   }
   return store
-    .call(() => loadOrRecover(adapter, record, keys, state.cookie))
+    .call(() => loadOrRecover(adapter, record, keys, { hint: state.cookie.hint, version: seen }))
     .then(
       (loaded) => settle(state, record, keys, loaded),
       (err: unknown) => loadFailed(state, err),
@@ -52,7 +71,7 @@ function loadFailed(state: StashState, err: unknown): void {
   state.forgetAll()
 }
 
-/** Takes the loaded record into `req.stash`; a promise only when the record must be deleted first. */
+/** Takes the loaded record into `req.stash`; a promise only when the record must be deleted first, or flash messages taken. */
 function settle(
   state: StashState,
   record: string,
@@ -66,6 +85,15 @@ function settle(
     return store.call(() => adapter.delete(record), 'write').then(() => missed(state, record))
   }
   if (loaded === undefined) return missed(state, record)
+  const at = keys.length - 1
+  const taking = keys[at] === FLASH_FIELD ? takeFlash(state, record, loaded.values[at], loaded.expiresAt[at]) : undefined
+  if (taking === undefined) return accept(state, record, keys, loaded)
+  return taking.then((found) => (found ? accept(state, record, keys, loaded) : missed(state, record)))
+}
+
+/** {@link settle} of a record found (its flash messages taken). */
+function accept(state: StashState, record: string, keys: readonly string[], loaded: LoadedRecord): Promise<void> | undefined {
+  const { adapter, store } = state.context
   store.stats.hits++
   state.persisted = true
   state.expiry.createdAt ??= loaded.createdAt
@@ -106,6 +134,7 @@ function restore(state: StashState, record: string, keys: readonly string[], { v
     const stored = values[i]
     if (stored === undefined) continue
     store.stats.bytesRead += Buffer.byteLength(key) + Buffer.byteLength(stored)
+    if (key === FLASH_FIELD) continue // taken by flash-store.ts
     state.stored.set(key, stored)
     state.expiry.stored.set(key, expiresAt[i]!)
     const decoded = codec.decode(record, key, stored)

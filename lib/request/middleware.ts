@@ -57,7 +57,8 @@ export class StashRuntime implements StashContext {
     } catch (err) {
       return next(err)
     }
-    const state = new RequestState(this, req, res, next, owner, plan)
+    const context = this.adapter.forRequest === undefined ? this : this.boundTo(req, res)
+    const state = new RequestState(context, req, res, next, owner, plan)
     ;(req as { stash?: unknown }).stash = state.data
     hookEnd(res, state)
     const cookie = readId(req.headers.cookie, this.options.cookie.name, this.secrets, this.verifiedCookies)
@@ -66,10 +67,18 @@ export class StashRuntime implements StashContext {
     this.proceedAfter(state, next, () => state.load(plan.keys))
   }
 
+  /** This instance as one request sees it with an adapter that has `forRequest` (cookieAdapter): its calls go to the request's adapter. */
+  private boundTo(req: IncomingMessage, res: ServerResponse): StashContext {
+    const request = { cookieHeader: req.headers.cookie, cookieName: this.options.cookie.name, secrets: this.secrets }
+    const adapter = this.adapter.forRequest!({ ...request, headersSent: () => res.headersSent })
+    return Object.create(this, { adapter: { value: adapter } }) as StashContext
+  }
+
   /** A route middleware on a request that has a stash already: loads the route's keys not loaded yet. */
   private extend(existing: unknown, next: NextFunction, plan: RoutePlan): void {
     const state = requestStateOf(existing)
-    if (state?.context !== this) {
+    // The store calls, not the context: a request of an adapter with `forRequest` has a context of its own.
+    if (state?.context.store !== this.store) {
       return next(
         new TypeError(
           state === undefined

@@ -7,7 +7,7 @@ import { idCookie, isSecure, signId } from '../cookie/signed-id.js'
 import { optionError } from '../errors.js'
 import type { StashAdapter } from '../store/adapter.js'
 import type { ResolvedOptions } from '../options.js'
-import type { VerifiedId } from '../cookie/verified-cookies.js'
+import type { FlashFlag, VerifiedId } from '../cookie/verified-cookies.js'
 
 /** Longest client cookie lifetime the cookie can carry (ten digits of seconds). */
 const MAX_AGE_LIMIT = 9_999_999_999
@@ -48,6 +48,9 @@ export class RequestCookie {
   version: number | undefined
   /** This request's write gave the record a new version: the cookie must carry it. */
   private versionChanged = false
+  /** What the stash's flash field holds: as the cookie said, then as this request leaves it ({@link RequestCookie.setFlash}). */
+  flash: FlashFlag | undefined
+  private flashChanged = false
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -56,8 +59,9 @@ export class RequestCookie {
   ) {}
 
   /** Takes over what a verified cookie says. */
-  adopt({ id, resign, hint, maxAge, version }: VerifiedId): void {
+  adopt({ id, resign, hint, maxAge, version, flash }: VerifiedId): void {
     this.id = id
+    this.flash = flash
     this.hint = hint
     this.clientMaxAge = maxAge
     this.version = version
@@ -79,6 +83,8 @@ export class RequestCookie {
     this.resign = false
     this.version = undefined
     this.versionChanged = false
+    this.flash = undefined
+    this.flashChanged = false
   }
 
   /**
@@ -92,6 +98,13 @@ export class RequestCookie {
     this.version = version
     this.versionChanged = true
     return true
+  }
+
+  /** What the stash's flash field holds as this response leaves it; whether the cookie must say so anew. */
+  setFlash(flash: FlashFlag | undefined): boolean {
+    if (flash === this.flash) return false
+    this.flash = flash
+    return (this.flashChanged = true)
   }
 
   /** The client's ID is dropped: the cookie is cleared unless a new ID replaces it. */
@@ -141,11 +154,11 @@ export class RequestCookie {
     if (this.id === undefined) {
       return this.cleared ? idCookie(cookie, isSecure(req, cookie), undefined, undefined) : undefined
     }
-    const renewed = this.resign || rolling || this.changed || this.versionChanged
+    const renewed = this.resign || rolling || this.changed || this.versionChanged || this.flashChanged
     const send = this.issued || (persisted && (renewed || (slid && this.capped(ttl))))
     if (!send) return undefined
     const configured = this.maxAge
-    const extras = { hint: this.adapter.recovery?.hint, maxAge: this.clientMaxAge, version: this.version }
+    const extras = { hint: this.adapter.recovery?.hint, maxAge: this.clientMaxAge, version: this.version, flash: this.flash }
     const value = signId(this.id, this.secrets[0]!, extras)
     return idCookie(cookie, isSecure(req, cookie), value, configured === undefined ? undefined : Math.min(configured, ttl))
   }

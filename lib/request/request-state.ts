@@ -8,7 +8,9 @@
 import { appendSetCookie } from '../cookie/signed-id.js'
 import { storedJson } from './json-check.js'
 import { collectChanges, collectChangesOrNone, commitChanges, mustConfirmRecord, slidesOf } from './commit.js'
+import { commitFlash, noteFlashWaiting, rebaseFlash } from './flash-store.js'
 import { extendStash, loadStash } from './load.js'
+import { reloadStash } from './reload.js'
 import type { EndHooks } from './response-hooks.js'
 import { resetStash, rotateStash } from './rotate.js'
 import type { RoutePlan } from './route-plan.js'
@@ -53,13 +55,14 @@ export class RequestState extends StashState implements EndHooks, StashBackend {
     this.ending = true
     if (this.keptAlive) this.context.keepAlive.delete(this)
     if (this.context.warnings.enabled) this.warnOfLosses()
-    if (this.pending > 0) return this.enqueue(() => commitChanges(this, collectChanges(this)))
+    if (this.pending > 0 || this.flash.dirty) return this.save()
     let changes: Changes | undefined
     try {
       changes = collectChanges(this)
     } catch (err) {
       return Promise.reject(err)
     }
+    noteFlashWaiting(this)
     if (changes === undefined && !mustConfirmRecord(this) && slidesOf(this, Date.now()) === undefined) return undefined
     return this.enqueue(() => commitChanges(this, changes))
   }
@@ -69,20 +72,24 @@ export class RequestState extends StashState implements EndHooks, StashBackend {
     try {
       // Headers going out before the end (explicit writeHead, streaming) while a fresh stash holds
       // data: issue its ID now, so the cookie can still carry it; the data is written at the end.
+      const queued = this.record === undefined && this.flash.queued // flash messages of a fresh stash
       if (
         !this.persisted &&
         !this.cookie.issued &&
         !this.ending &&
         this.available &&
         this.pending === 0 &&
-        this.keys.length > 0
+        (this.keys.length > 0 || queued)
       ) {
-        if (collectChangesOrNone(this)?.set.size) this.issue()
+        if (collectChangesOrNone(this)?.set.size || queued) this.issue()
       }
       const now = Date.now()
       const slid = this.slid || slidesOf(this, now) !== undefined // slides due are done by the end of the request
       const line = this.cookie.setCookie(this.req, { persisted: this.persisted, slid, ttl: this.expiry.longestLife(now) })
       if (line !== undefined) appendSetCookie(this.res, line, writeHeadHeaders)
+      // An adapter whose records travel in cookies (cookieAdapter) sends them with the ID cookie.
+      const more = this.context.adapter.responseCookies?.(this.record, line)
+      if (more !== undefined) for (const extra of more) appendSetCookie(this.res, extra, writeHeadHeaders)
     } catch (err) {
       // Inside the application's writeHead: a throw here would reach whatever sent the headers.
       this.context.store.report(err)
@@ -130,21 +137,41 @@ export class RequestState extends StashState implements EndHooks, StashBackend {
     return Object.freeze(expiries)
   }
 
-  /** `req.stash.save()`: persist what changed now. */
+  /** `req.stash.save()`: persist what changed now, flash messages first (they are written back even when the data cannot be). */
   save(): Promise<void> {
-    return this.enqueue(() => commitChanges(this, collectChanges(this)))
+    return this.enqueue(async () => {
+      await commitFlash(this)
+      await commitChanges(this, collectChanges(this))
+    })
   }
 
-  /** `req.stash.reset()`: delete the stored record now, empty the stash and clear the cookie. */
+  /** `req.stash.reset()`: delete the stored record now (its flash messages too), empty the stash and clear the cookie. */
   reset(): Promise<void> {
     this.watchHeaders()
-    return this.enqueue(() => resetStash(this))
+    return this.enqueue(async () => {
+      await resetStash(this)
+      this.flash.clear()
+    })
   }
 
-  /** `req.stash.rotate()`: move the whole stash to a new ID bound to the session value now (see {@link rotateStash}). */
+  /** `req.stash.rotate()`: move the whole stash, flash messages included, to a new ID bound to the session value now (see {@link rotateStash}). */
   rotate(): Promise<void> {
     this.watchHeaders()
-    return this.enqueue(() => rotateStash(this))
+    return this.enqueue(async () => {
+      await rotateStash(this)
+      rebaseFlash(this)
+    })
+  }
+
+  /** `req.stash.reload()`: the stored keys read again from the store itself (see {@link reloadStash}). */
+  reload(): Promise<void> {
+    return reloadStash(this)
+  }
+
+  /** `req.stash.flash(key, message)`, `flash(key)`, `flash()`, with the arguments as passed. */
+  flashCall(args: readonly unknown[]): unknown {
+    if (args.length >= 2) return this.flash.add(args[0], args[1])
+    return args.length === 0 ? this.flash.readAll() : this.flash.read(args[0])
   }
 
   /** `req.stash.update(key, fn)`: atomic read-modify-write of one stored key. */

@@ -22,6 +22,10 @@ export interface StashBackend {
   rotate(): Promise<void>
   /** `req.stash.update(key, fn)`. */
   update(key: string, fn: (current: unknown) => unknown): Promise<unknown>
+  /** `req.stash.reload()`. */
+  reload(): Promise<void>
+  /** `req.stash.flash(...)`, with the arguments as the application passed them. */
+  flashCall(args: readonly unknown[]): unknown
 }
 
 let stateOf: (stash: StashObject) => StashBackend
@@ -82,6 +86,16 @@ export class StashObject {
   /** Atomically replaces one stored key with `fn(current)`, retrying on concurrent changes. */
   update(key: string, fn: (current: unknown) => unknown): Promise<unknown> {
     return this.#state.update(key, fn)
+  }
+
+  /** Reads the stored keys again from the store, dropping unsaved changes to them. */
+  reload(): Promise<void> {
+    return this.#state.reload()
+  }
+
+  /** Flash messages: `flash(key, message)` queues, `flash(key)` takes those of one key, `flash()` takes all. */
+  flash(...args: unknown[]): unknown {
+    return this.#state.flashCall(args)
   }
 }
 

@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { StashError, StashUnavailableError } from '../errors.js'
 import type { VerifiedId } from '../cookie/verified-cookies.js'
+import { FlashMessages } from './flash.js'
 import { newStashId, recordKeyOf, recordKeyOfHash } from '../values/ids.js'
 import { storedJson } from './json-check.js'
 import type { KeptAlive } from './keep-alive.js'
@@ -43,6 +44,8 @@ export abstract class StashState implements HeaderHooks, KeptAlive {
   readonly snapshot = new Map<string, string>()
   /** Each stored key's value exactly as stored (encoded), the `expected` of `update()`. */
   stored = new Map<string, string>()
+  /** `req.stash.flash`: the messages this request took from the record and those it queued. */
+  readonly flash = new FlashMessages()
   /** The record key of the ID this request reads or writes; undefined for a fresh stash. */
   record: string | undefined
   /** The SHA-256 of the ID the client presented, kept after a miss: `rotate()` looks for its anonymous record. */
@@ -204,8 +207,9 @@ export abstract class StashState implements HeaderHooks, KeptAlive {
   /**
    * The record this request held is gone: deleted by a `reset()`, `rotate()` or `revokeAll()` of
    * another request since this one loaded it. The request goes on as one without a stash: the
-   * values it loaded and did not change are dropped (a later write must not bring them back under
-   * a new ID), the cookie is cleared, and what it changed is stored under a new ID, if anything.
+   * values it loaded and did not change, and the flash messages it took, are dropped (a later write
+   * must not bring them back under a new ID), the cookie is cleared, and what it changed (or
+   * queued) is stored under a new ID, if anything.
    */
   abandon(): void {
     const record = this.record
@@ -225,6 +229,7 @@ export abstract class StashState implements HeaderHooks, KeptAlive {
     }
     this.cookie.drop()
     this.forgetAll()
+    this.flash.dropTaken()
     this.presented = undefined
   }
 

@@ -5,6 +5,7 @@
  */
 import { StashError } from '../errors.js'
 import { log, recordLabel } from '../log.js'
+import { commitChannel, publishing, traceCommit } from '../tracing/channels.js'
 import { assertRoundTrips, storedJson } from './json-check.js'
 import { unavailableWriteError, type StashState } from './stash-state.js'
 
@@ -42,9 +43,13 @@ async function swap(state: StashState, key: string, fn: (current: unknown) => un
     const stored = json === undefined ? undefined : codec.encode(record, key, json)
     const existing = state.persisted
     const expiresAt = stored === undefined ? {} : { [key]: state.expiry.planned(key, Date.now()) }
-    const result = await state.guard(() =>
-      adapter.compareAndSet(record, { field: key, expected, next: stored, expiresAt, maxBytes: options.maxBytes, existing }),
-    )
+    const cas = () =>
+      adapter.compareAndSet(record, { field: key, expected, next: stored, expiresAt, maxBytes: options.maxBytes, existing })
+    const result = await (publishing(commitChannel)
+      ? traceCommit(adapter.kind, record, 'update', stored === undefined ? [] : [key], stored === undefined ? [key] : [], () =>
+          state.guard(cas),
+        )
+      : state.guard(cas))
     if (!result.ok && result.gone === true) {
       state.abandon() // the stash was reset, rotated or revoked meanwhile: start from nothing, under a new ID
       return swap(state, key, fn)

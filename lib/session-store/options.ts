@@ -94,6 +94,11 @@ export function resolveSessionStoreOptions(options: StashSessionStoreOptions): R
       adapter,
     )
   }
+  if (adapter?.forRequest !== undefined) {
+    throw new TypeError(
+      `express-stash: \`StashSessionStore.adapter\` cannot be a ${adapter.kind} adapter: its records travel with each request of a stash, and express-session's store has no request to keep them in; use memoryAdapter() or redisAdapter()`,
+    )
+  }
   if (typeof ttl !== 'function' && (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl <= 0)) {
     throw optionError('StashSessionStore.ttl', 'a positive integer of seconds or a function of the session', ttl)
   }

@@ -33,9 +33,10 @@ export interface StashAdapter {
   readonly kind: string
 
   /**
-   * The records live in this process's memory and leave it only sealed by the peer protocol, so
-   * nothing outside the process can alter a value: express-stash stores values without a MAC
-   * (`encrypt` still encrypts). Leave it unset for any store outside the process.
+   * The records live in this process's memory and leave it only sealed (by the peer protocol, or
+   * by the cookie adapter's authenticated encryption), so nothing outside the process can alter a
+   * value: express-stash stores values without a MAC (`encrypt` still encrypts). Leave it unset for
+   * any store that keeps values outside the process as it is given them.
    */
   readonly inProcess?: boolean
 
@@ -143,6 +144,37 @@ export interface StashAdapter {
 
   /** Optional: the counters of the adapter's near cache (`stash.stats().cache`); adapters without one leave it out. */
   cacheStats?(): StashCacheStats
+
+  /**
+   * Optional, for an adapter whose records travel with each request instead of living in a store
+   * (`cookieAdapter()`: the client's cookies hold them). express-stash calls it once per request
+   * that mounts the stash, before the load, and sends every adapter call of that request to the
+   * adapter it returns, whose {@link StashAdapter.responseCookies} adds the records to the
+   * response. Adapters with a store leave it out and pay nothing for it.
+   */
+  forRequest?(request: AdapterRequest): StashAdapter
+
+  /**
+   * Optional, on an adapter {@link StashAdapter.forRequest} returned: the `Set-Cookie` lines the
+   * response carries besides the ID cookie's, asked once, just before the headers go out. `record`
+   * is the record key the ID cookie names from this response on (`undefined`: none, e.g. cleared
+   * by `reset()`); `idCookie` is the ID cookie's own line, `undefined` when this response does not
+   * send it. Every change of such an adapter resolves a new version ({@link WriteReceipt}), which
+   * makes the response send the ID cookie. What it throws is reported (`'error'`).
+   */
+  responseCookies?(record: string | undefined, idCookie: string | undefined): readonly string[]
+}
+
+/** What {@link StashAdapter.forRequest} is told of one request. */
+export interface AdapterRequest {
+  /** The request's `Cookie` header, as the client sent it. */
+  readonly cookieHeader: string | undefined
+  /** The name of the stash's ID cookie (its `cookie.name` option). */
+  readonly cookieName: string
+  /** The stash's secrets: the first signs, all verify. */
+  readonly secrets: readonly string[]
+  /** Whether the response headers went out: from then on no cookie can change. */
+  headersSent(): boolean
 }
 
 /** The counters of an adapter's near cache (the Redis adapter with `cache`), in `stash.stats().cache`. */

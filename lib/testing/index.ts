@@ -19,6 +19,9 @@
  * creates its adapter from the factory before its tests and closes it after them; tests use
  * random record keys, so they never collide, even on a store shared with other test files or
  * runs. Expiry is tested with real one- and two-second expiries of each field (no fake timers).
+ *
+ * For an application's own tests, {@link seedStash} stores a stash for a stash instance and
+ * returns its cookie, and {@link readStash} reads one back by cookie (app-stash.ts).
  * @module
  */
 import type { StashAdapter } from '../store/adapter.js'
@@ -31,6 +34,14 @@ import { recordContract } from './records.js'
 
 export { adminContract, compareAndSetContract, expiryContract, maxBytesContract, recordContract }
 export type { AdapterFactory, ContractGroup, ContractOptions, StashAdapter, TestApi, TestBody }
+export {
+  readStash,
+  seedStash,
+  type ReadStashOptions,
+  type SeedStashOptions,
+  type StashContents,
+  type StashCookieSource,
+} from './app-stash.js'
 
 type Group = (api: TestApi, name: string, factory: AdapterFactory, options?: ContractOptions) => void
 

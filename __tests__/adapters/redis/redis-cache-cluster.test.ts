@@ -2,20 +2,28 @@
  * The near cache on a real local Redis Cluster (three masters), as deployed: two app processes on
  * the built package, each with a cluster client and a cache of its own. No read is ever stale: a
  * client reads its own write on the other node at once, another writer's change once the master
- * holding the record reports it; a killed subscriber, a restarted master and a slot moved to another
- * master (resharding) each empty the cache, and reads stay correct after.
+ * holding the record reports it; a killed subscriber, a restarted master, a slot moved to another
+ * master (resharding) and a slot moved to a master that joined the cluster each empty the cache,
+ * and reads stay correct after (the new master's changes reported by a subscriber of its own).
  */
+import { join } from 'node:path'
 import { CookieJar, freePort, get, startFixture, type NodeProcess } from '../../support/peer-nodes.js'
 import { startRedisCluster, type RedisCluster } from '../../support/redis-cluster.js'
 import type { RedisServer } from '../../support/redis-instance.js'
+import { launchRedis } from '../../support/redis-server.js'
 import { cacheOf, commandCounts, eventually, untilCached, versionIn } from '../../support/near-cache.js'
 
 let cluster: RedisCluster
+/** Nodes a test added to the cluster. */
+const added: RedisServer[] = []
 
 beforeAll(async () => {
   cluster = await startRedisCluster()
 }, 60_000)
-afterAll(() => cluster?.stop())
+afterAll(async () => {
+  await Promise.all(added.map((node) => node.stop()))
+  await cluster?.stop()
+})
 
 /** Every command the masters ran since their last `CONFIG RESETSTAT`, summed by name. */
 async function clusterCommands(): Promise<Record<string, number>> {
@@ -51,13 +59,29 @@ async function firstWrite(jar: CookieJar, port: number): Promise<{ server: Redis
 }
 
 /** Moves `key`'s slot (and the key) from `from` to `to`, as `redis-cli --cluster reshard` does. */
-async function moveSlot(key: string, from: RedisServer, to: RedisServer): Promise<void> {
+async function moveSlot(key: string, from: RedisServer, to: RedisServer, servers = cluster.servers): Promise<void> {
   const slot = (await from.cli('CLUSTER', 'KEYSLOT', key)).trim()
   const [fromId, toId] = [(await from.cli('CLUSTER', 'MYID')).trim(), (await to.cli('CLUSTER', 'MYID')).trim()]
   await to.cli('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId)
   await from.cli('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId)
   await from.cli('MIGRATE', '127.0.0.1', String(to.port), '', '0', '5000', 'KEYS', key)
-  for (const server of cluster.servers) await server.cli('CLUSTER', 'SETSLOT', slot, 'NODE', toId)
+  for (const server of servers) await server.cli('CLUSTER', 'SETSLOT', slot, 'NODE', toId)
+}
+
+/** Starts one more cluster node and has every node meet it: a master without slots, until one is moved to it. */
+async function addNode(): Promise<RedisServer> {
+  const node = await launchRedis({
+    busPort: true,
+    args: (port, dir) => ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)],
+  })
+  added.push(node)
+  await cluster.servers[0]!.cli('CLUSTER', 'MEET', '127.0.0.1', String(node.port))
+  const known = cluster.servers.length + added.length
+  await eventually(async () => {
+    const infos = await Promise.all([...cluster.servers, ...added].map((server) => server.cli('CLUSTER', 'INFO')))
+    return infos.every((info) => info.includes(`cluster_known_nodes:${known}\r\n`) && info.includes('cluster_state:ok'))
+  }, 10_000)
+  return node
 }
 
 describe.each(['node-redis-cluster', 'ioredis-cluster'])(
@@ -148,6 +172,24 @@ describe.each(['node-redis-cluster', 'ioredis-cluster'])(
       await jar.get(b.port, '/count')
       await eventually(async () => (await get(a.port, '/peek', stale)).body.count === 3, 5000)
     }, 30_000)
+
+    it('follows a slot to a master that joined the cluster: flushed, then cached and invalidated by the new master', async () => {
+      const jar = new CookieJar()
+      const { server, key } = await firstWrite(jar, a.port)
+      await untilCached(a.port, jar.cookie!)
+      const flushes = cacheOf((await jar.get(a.port, '/peek')).body).flushes
+      const stale = jar.cookie!
+      const node = await addNode()
+      await moveSlot(key, server, node, [...cluster.servers, ...added])
+      await eventually(async () => cacheOf((await get(a.port, '/peek')).body).flushes > flushes, 5000)
+      await jar.get(b.port, '/count') // written on the new master
+      await eventually(async () => (await get(a.port, '/peek', stale)).body.count === 2, 5000)
+      await untilCached(a.port, stale, 10_000) // confirmed again: the new master has its subscriber
+      const invalidated = cacheOf((await get(a.port, '/peek', stale)).body).invalidations
+      await jar.get(b.port, '/count')
+      await eventually(async () => cacheOf((await get(a.port, '/peek')).body).invalidations > invalidated, 5000)
+      expect((await get(a.port, '/peek', stale)).body.count).toBe(3)
+    }, 40_000)
 
     it('empties itself when a master restarts, and is correct on both nodes after', async () => {
       const jar = new CookieJar()

@@ -69,15 +69,19 @@ interface Listening {
   flushes: number
 }
 
-/** Opens a channel on `prefix` for `client`, PINGing every 100 ms with a 300 ms bound. */
-function listen(client: RedisClientLike, prefix: string): Listening {
+/**
+ * Opens a channel on `prefix` for `client`, PINGing every 100 ms; a PING may take `timeout` ms
+ * (1 s: a loaded machine does not lose the channel by accident; the test of a server that stops
+ * answering gives less).
+ */
+function listen(client: RedisClientLike, prefix: string, timeout = 1000): Listening {
   const listening: Omit<Listening, 'tracking'> & { tracking?: ReturnType<typeof openTracking> } = { keys: [], flushes: 0 }
   listening.tracking = openTracking(client, {
     prefix,
     onInvalidate: (keys) => listening.keys.push(...keys),
     onFlush: () => void listening.flushes++,
     pingInterval: 100,
-    timeout: 300,
+    timeout,
   })
   return listening as Listening
 }
@@ -188,7 +192,7 @@ describe.each(CLIENTS)('%s', (_label, connect) => {
 
   it('loses the channel when redis-server stops answering, and tracks again once it answers', async () => {
     const prefix = freshPrefix()
-    listening = listen(app.client, prefix)
+    listening = listen(app.client, prefix, 300)
     const { tracking } = listening
     expect(await tracking.ready(5000)).toBe(true)
     await server.pause(1000) // connections stay open, PINGs get no answer

@@ -3,7 +3,7 @@
  * version a cookie signs, the cache counters of an answer, and waiting until a read is cached.
  * @module
  */
-import { get } from './peer-nodes.js'
+import { CookieJar, get, type NodeProcess } from './peer-nodes.js'
 
 /** Commands a Redis node ran since its last `CONFIG RESETSTAT`, by name, from its `INFO commandstats` text. */
 export function commandCounts(info: string): Record<string, number> {
@@ -44,4 +44,23 @@ export async function untilCached(port: number, cookie: string, ms?: number): Pr
     const { hits: now } = cacheOf((await get(port, '/peek', cookie)).body)
     return hits >= 0 && now > hits ? true : ((hits = now), false)
   }, ms)
+}
+
+/**
+ * One client increments its counter `rounds` times on two nodes, each write followed by a
+ * request that may land on either: every answer counts every earlier write (never an older cached
+ * copy), and the version its cookie signs rises with each write.
+ */
+export async function expectOwnWritesEverywhere(a: NodeProcess, b: NodeProcess, rounds: number): Promise<void> {
+  const jar = new CookieJar()
+  let version = 0
+  for (let i = 1; i <= rounds; i++) {
+    const node = i % 2 === 0 ? a : b
+    const next = i % 3 === 0 ? (node === a ? b : a) : node
+    expect((await jar.get(node.port, '/count')).body.count).toBe(2 * i - 1)
+    expect((await jar.get(next.port, '/count')).body.count).toBe(2 * i)
+    const signed = versionIn(jar.cookie!)
+    expect(signed).toBeGreaterThan(version)
+    version = signed
+  }
 }

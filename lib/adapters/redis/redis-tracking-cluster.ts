@@ -17,7 +17,7 @@ import type { RedisDriver } from './redis-driver.js'
 import { backoff } from './redis-connect.js'
 import { trackableClient, within, type Liveness, type TrackableClient } from './redis-tracking-clients.js'
 import { openSubscriber, type Subscriber } from './redis-tracking-subscriber.js'
-import type { Tracking, TrackingOptions, TrackingStats } from './redis-tracking.js'
+import { ChannelState, type Tracking, type TrackingOptions, type TrackingStats } from './redis-tracking-channel.js'
 
 /** A master's address as the client connects to it. */
 interface Address {
@@ -42,21 +42,17 @@ export function openClusterTracking(driver: RedisDriver, options: TrackingOption
 /** The {@link Tracking} state machine of a cluster: see the module's description. */
 class ClusterTrackingChannel implements Tracking {
   readonly driver = undefined
-  readonly stats: TrackingStats = { invalidations: 0, flushes: 0, losses: 0 }
   readonly #cluster: RedisDriver
   readonly #options: TrackingOptions
   readonly #liveness: Liveness
   readonly #keyPrefix: string
+  readonly #state: ChannelState
   readonly #watchers = new Map<string, Watcher>()
-  readonly #waiters = new Set<() => void>()
   readonly #poller: NodeJS.Timeout
   #template: Promise<TrackableClient> | undefined
   /** The slot map the subscribers were opened for (`CLUSTER SLOTS`, as text). */
   #slotMap: string | undefined
   #masters: ReadonlyMap<string, Address> = new Map()
-  #confirmed = false
-  #epoch = 0
-  #lastError: Error | undefined
   #closed = false
   #polling = false
   #retries = 0
@@ -67,45 +63,39 @@ class ClusterTrackingChannel implements Tracking {
     this.#liveness = { pingInterval: options.pingInterval ?? 1000, timeout: options.timeout ?? 2000 }
     const clusterOptions = (cluster.client as { options?: { keyPrefix?: string } }).options
     this.#keyPrefix = cluster.label.startsWith('ioredis') ? (clusterOptions?.keyPrefix ?? '') : ''
+    this.#state = new ChannelState(options, this.#keyPrefix)
     this.#poller = setInterval(() => void this.#poll(), this.#liveness.pingInterval)
     this.#poller.unref()
     void this.#poll()
   }
 
+  get stats(): Readonly<TrackingStats> {
+    return this.#state.stats
+  }
+
   get confirmed(): boolean {
-    return this.#confirmed
+    return this.#state.confirmed
   }
 
   get epoch(): number {
-    return this.#epoch
+    return this.#state.epoch
   }
 
   get lastError(): Error | undefined {
-    return this.#lastError
+    return this.#state.lastError
   }
 
   ready(ms: number): Promise<boolean> {
-    if (this.#confirmed || this.#closed) return Promise.resolve(this.#confirmed)
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        this.#waiters.delete(done)
-        resolve(this.#confirmed)
-      }
-      const timer = setTimeout(done, ms)
-      this.#waiters.add(done)
-    })
+    return this.#state.ready(ms)
   }
 
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true
       clearInterval(this.#poller)
-      this.#confirmed = false
-      this.#epoch++
+      this.#state.end()
       for (const { subscriber } of this.#watchers.values()) subscriber.close()
       this.#watchers.clear()
-      this.#wake()
     }
     return Promise.resolve()
   }
@@ -122,7 +112,7 @@ class ClusterTrackingChannel implements Tracking {
       )
       const slotMap = JSON.stringify(reply, (_key, value: unknown) => (Buffer.isBuffer(value) ? value.toString() : value))
       if (slotMap !== this.#slotMap) {
-        if (this.#slotMap !== undefined) this.#lose(new Error('the cluster topology changed'))
+        if (this.#slotMap !== undefined) this.#state.lose(new Error('the cluster topology changed'))
         this.#slotMap = slotMap
         this.#masters = mastersOf(reply, this.#addressMap())
         await this.#reconcile()
@@ -130,7 +120,7 @@ class ClusterTrackingChannel implements Tracking {
       this.#check()
     } catch (err) {
       this.#slotMap = undefined // read again, and compared with nothing, once Redis answers
-      this.#lose(err)
+      this.#state.lose(err)
     } finally {
       this.#polling = false
     }
@@ -154,7 +144,7 @@ class ClusterTrackingChannel implements Tracking {
   #watch(template: TrackableClient, name: string, address: Address): void {
     const subscriber = openSubscriber(
       template,
-      { keys: (keys) => this.#received(keys), lost: (err) => this.#watcherLost(name, watcher, err) },
+      { keys: (keys) => this.#state.received(keys), lost: (err) => this.#watcherLost(name, watcher, err) },
       this.#liveness,
       { address, trackPrefix: this.#keyPrefix + this.#options.prefix },
     )
@@ -174,13 +164,13 @@ class ClusterTrackingChannel implements Tracking {
     watcher.subscriber.close()
     if (this.#watchers.get(name) !== watcher || this.#closed) return
     this.#watchers.delete(name)
-    this.#lose(err)
+    this.#state.lose(err)
     const retry = setTimeout(() => {
       const address = this.#masters.get(name)
       if (address !== undefined && !this.#watchers.has(name) && !this.#closed) {
         this.#source().then(
           (template) => this.#watch(template, name, address),
-          (failed: unknown) => this.#lose(failed),
+          (failed: unknown) => this.#state.lose(failed),
         )
       }
     }, backoff(this.#retries++))
@@ -214,46 +204,11 @@ class ClusterTrackingChannel implements Tracking {
 
   /** Confirms the channel once every master's subscriber is subscribed. */
   #check(): void {
-    if (this.#confirmed || this.#closed || this.#slotMap === undefined || this.#masters.size === 0) return
+    if (this.#state.confirmed || this.#closed || this.#slotMap === undefined || this.#masters.size === 0) return
     for (const name of this.#masters.keys()) {
       if (this.#watchers.get(name)?.subscribed !== true) return
     }
-    this.#confirmed = true
-    this.#wake()
-  }
-
-  #received(keys: string[] | null): void {
-    try {
-      if (keys === null) {
-        this.stats.flushes++
-        return this.#options.onFlush()
-      }
-      this.stats.invalidations += keys.length
-      const prefix = this.#keyPrefix
-      this.#options.onInvalidate(
-        prefix === '' ? keys : keys.map((key) => (key.startsWith(prefix) ? key.slice(prefix.length) : key)),
-      )
-    } catch (err) {
-      this.#lose(err)
-    }
-  }
-
-  #lose(err?: unknown): void {
-    if (err !== undefined)
-      this.#lastError = err instanceof Error ? err : new Error('the invalidation channel was lost', { cause: err })
-    this.#epoch++
-    if (!this.#confirmed) return
-    this.#confirmed = false
-    this.stats.losses++
-    try {
-      this.#options.onFlush()
-    } catch (failed) {
-      this.#lastError = failed as Error
-    }
-  }
-
-  #wake(): void {
-    for (const done of [...this.#waiters]) done()
+    this.#state.confirm()
   }
 }
 

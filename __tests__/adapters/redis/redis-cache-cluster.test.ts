@@ -115,6 +115,18 @@ describe.each(['node-redis-cluster', 'ioredis-cluster'])(
       )
     })
 
+    it('shuts down on SIGTERM: closing the stash releases every master subscriber and the slot-map poll, and the process exits by itself', async () => {
+      const nodes = cluster.nodes.map(({ host, port }) => `${host}:${port}`).join(',')
+      const node = await startFixture('cache-app.cjs', await freePort(), { CLIENT: client, REDIS_NODES: nodes, NODE_NAME: 'c' })
+      const jar = new CookieJar()
+      await jar.get(node.port, '/count')
+      await untilCached(node.port, jar.cookie!)
+      const exited = node.signal('SIGTERM')
+      const timer = new Promise((resolve) => setTimeout(() => resolve('still running'), 8000))
+      expect(await Promise.race([exited, timer])).toBe(0)
+      await node.kill()
+    }, 15_000)
+
     it('reads its own writes on the other node at once, every time', async () => {
       await expectOwnWritesEverywhere(a, b, 40)
     })

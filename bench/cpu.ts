@@ -7,10 +7,13 @@
  * Starts one bench/server.ts process per scenario (default: bare, stash-memory, raw-get,
  * stash-redis), pinned to core 0, plus its own redis-server, and pins itself (the load
  * generator) to core 1. Each round sends BENCH_CPU_REQUESTS requests (10,000) with 10
- * connections and one client cookie to each server in turn, and reads the CPU time (user +
- * system, from /proc/<pid>/stat) of the server and of redis-server before and after. Prints the
- * median microseconds of server CPU per request over BENCH_ROUNDS rounds (7), its ratio to the
- * first scenario's, and the median microseconds of Redis CPU per request.
+ * connections and one client cookie to each server in turn (forward in even rounds, backward in
+ * odd ones), and reads the CPU time (user + system, from /proc/<pid>/stat) of the server and of
+ * redis-server before and after. Prints the median microseconds of server CPU per request over
+ * BENCH_ROUNDS rounds (7), the median of its per-round ratios to the first scenario's (each
+ * round's figure over the first scenario's in the same round: this machine's speed drifts over
+ * seconds, and a ratio of neighbours cancels most of it), and the median microseconds of Redis
+ * CPU per request.
  * Linux only (/proc, taskset).
  */
 import { spawnSync } from 'node:child_process'
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
     }
     for (const server of servers) await send(server.url, server.cookie, WARMUP_REQUESTS)
     for (let round = 0; round < ROUNDS; round++) {
-      for (const server of servers) {
+      for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
         const before = support.processTicks(server.child.pid!)
         const redisBefore = support.processTicks(redis.pid)
         await send(server.url, server.cookie, REQUESTS)
@@ -84,14 +87,16 @@ async function main(): Promise<void> {
     console.log(
       `Server CPU per request, GET /${route}, one client, ${ROUNDS} rounds of ${REQUESTS} requests (${stash.source}):\n`,
     )
-    console.log('| scenario | µs per request (median) | × the first row | rounds | Redis µs per request (median) |')
+    console.log(
+      '| scenario | µs per request (median) | × the first row (median of rounds) | rounds | Redis µs per request (median) |',
+    )
     console.log('|---|--:|--:|---|--:|')
-    const first = median(servers[0]!.samples)
+    const first = servers[0]!.samples
     for (const { scenario, samples, redisSamples } of servers) {
-      const mid = median(samples)
+      const ratio = median(samples.map((sample, round) => sample / first[round]!))
       const rounds = samples.map((x) => x.toFixed(0)).join(', ')
       console.log(
-        `| ${scenario} | ${mid.toFixed(1)} | ${(mid / first).toFixed(2)}× | ${rounds} | ${median(redisSamples).toFixed(1)} |`,
+        `| ${scenario} | ${median(samples).toFixed(1)} | ${ratio.toFixed(3)}× | ${rounds} | ${median(redisSamples).toFixed(1)} |`,
       )
     }
   } finally {

@@ -11,6 +11,9 @@ import { jsonProblem } from './json-check.js'
 /** Flash messages by key, each key's in the order they were queued. */
 export type FlashMessageMap = Map<string, unknown[]>
 
+/** No messages: what an unmade map of {@link FlashMessages} reads as. */
+const NONE: ReadonlyMap<string, unknown[]> = new Map()
+
 /** What a record's flash field holds: messages, the empty set a request left after taking them, or nothing. */
 export type FlashField = 'waiting' | 'taken' | 'absent'
 
@@ -22,10 +25,10 @@ const DROPPED_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
  * request reads is what this one queued, whatever the application does with the value afterwards.
  */
 export class FlashMessages {
-  /** Taken from the store by this request's load and not read yet: put back at the end. */
-  private readonly taken: FlashMessageMap = new Map()
-  /** Queued by this request: appended at the end. */
-  private readonly added: FlashMessageMap = new Map()
+  /** Taken from the store by this request's load and not read yet: put back at the end (made on first use: most requests have none). */
+  private taken: FlashMessageMap | undefined
+  /** Queued by this request: appended at the end (made on first use). */
+  private added: FlashMessageMap | undefined
   /** A load of this request asked for the record's flash field. */
   requested = false
   /** The flash field as this request last saw it in the store (encoded): the `expected` of its next compare-and-set. */
@@ -38,47 +41,50 @@ export class FlashMessages {
     const name = flashKey(key)
     const messages: unknown[] = Array.isArray(message) ? message : [message]
     const copies = messages.map((each, i) => copyOf(name, each, Array.isArray(message) ? `${name}[${i}]` : name))
-    const queue = this.added.get(name) ?? []
-    if (copies.length > 0) this.added.set(name, [...queue, ...copies])
+    const queue = this.added?.get(name) ?? []
+    if (copies.length > 0) (this.added ??= new Map()).set(name, [...queue, ...copies])
     return queue.length + copies.length
   }
 
   /** `flash(key)`: the messages under `key`, taken and queued, removed. */
   read(key: unknown): unknown[] {
     const name = flashKey(key)
-    const messages = [...(this.taken.get(name) ?? []), ...(this.added.get(name) ?? [])]
-    this.taken.delete(name)
-    this.added.delete(name)
+    const messages = [...(this.taken?.get(name) ?? []), ...(this.added?.get(name) ?? [])]
+    this.taken?.delete(name)
+    this.added?.delete(name)
     return messages
   }
 
   /** `flash()`: every message by key, all removed. */
   readAll(): Record<string, unknown[]> {
     const all: Record<string, unknown[]> = {}
-    for (const key of new Set([...this.taken.keys(), ...this.added.keys()])) all[key] = this.read(key)
+    for (const key of new Set([...(this.taken ?? NONE).keys(), ...(this.added ?? NONE).keys()])) all[key] = this.read(key)
     return all
   }
 
   /** The end of the request has something to write: messages taken and not read, or queued. */
   get dirty(): boolean {
-    return this.taken.size > 0 || this.added.size > 0
+    return (this.taken?.size ?? 0) > 0 || this.queued
   }
 
   /** This request queued messages. */
   get queued(): boolean {
-    return this.added.size > 0
+    return (this.added?.size ?? 0) > 0
   }
 
   /** Messages this request's load took from the store. */
   takeIn(messages: FlashMessageMap): void {
-    for (const [key, list] of messages) if (list.length > 0) this.taken.set(key, [...(this.taken.get(key) ?? []), ...list])
+    for (const [key, list] of messages) {
+      if (list.length > 0) (this.taken ??= new Map()).set(key, [...(this.taken.get(key) ?? []), ...list])
+    }
   }
 
   /** What the flash field must hold after this request: what it took and did not read, what the store holds (`current`), what it queued. */
   merged(current: FlashMessageMap): FlashMessageMap {
     const merged: FlashMessageMap = new Map()
-    for (const key of new Set([...this.taken.keys(), ...current.keys(), ...this.added.keys()])) {
-      const messages = [...(this.taken.get(key) ?? []), ...(current.get(key) ?? []), ...(this.added.get(key) ?? [])]
+    const { taken = NONE, added = NONE } = this
+    for (const key of new Set([...taken.keys(), ...current.keys(), ...added.keys()])) {
+      const messages = [...(taken.get(key) ?? []), ...(current.get(key) ?? []), ...(added.get(key) ?? [])]
       if (messages.length > 0) merged.set(key, messages)
     }
     return merged
@@ -86,23 +92,23 @@ export class FlashMessages {
 
   /** The store took what {@link FlashMessages.merged} gave, as `stored`. */
   settled(stored: string): void {
-    this.taken.clear()
-    this.added.clear()
+    this.taken = undefined
+    this.added = undefined
     this.stored = stored
     this.field = 'waiting'
   }
 
   /** `reset()`: the record and its messages are gone, and so is what this request held. */
   clear(): void {
-    this.taken.clear()
-    this.added.clear()
+    this.taken = undefined
+    this.added = undefined
     this.stored = undefined
     this.field = 'absent'
   }
 
   /** The record was deleted meanwhile (reset, rotated or revoked elsewhere): what came from it is dropped; what this request queued is kept. */
   dropTaken(): void {
-    this.taken.clear()
+    this.taken = undefined
     this.stored = undefined
     this.field = undefined
   }

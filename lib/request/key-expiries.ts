@@ -19,8 +19,8 @@ const SLIDE_SLACK = 0.01
  * node alike, since the decision reads the expiry the store holds.
  */
 export class KeyExpiries {
-  /** The ttl (seconds) each stored key of this request takes: that of the route that declares it. */
-  private readonly ttls = new Map<string, number>()
+  /** The ttl (seconds) each stored key of this request takes: that of the route that declares it (the plan's own map until a second route adds its own). */
+  private ttls: ReadonlyMap<string, number>
   /** When each stored key that the store holds expires there, as loaded or written by this request. */
   readonly stored = new Map<string, number>()
   /** When the record was created; undefined for a new stash, or a record that did not keep it. */
@@ -36,15 +36,17 @@ export class KeyExpiries {
     instanceTouch: boolean,
     plan: RoutePlan,
   ) {
-    this.touch = instanceTouch
+    this.ttls = plan.ttls
+    this.touch = plan.touch ?? instanceTouch
     this.fallbackTtl = plan.ttl
-    this.apply(plan)
   }
 
-  /** Takes a mount point's ttls and `touch`: the route that comes last decides for the keys it declares. */
+  /** Takes a later mount point's ttls and `touch`: the route that comes last decides for the keys it declares. */
   apply(plan: RoutePlan): void {
-    for (const key of plan.keys) if (!this.ttls.has(key)) this.ttls.set(key, plan.instanceTtl)
-    for (const key of plan.own) this.ttls.set(key, plan.ttl)
+    const ttls = new Map(this.ttls)
+    for (const key of plan.keys) if (!ttls.has(key)) ttls.set(key, plan.instanceTtl)
+    for (const key of plan.own) ttls.set(key, plan.ttl)
+    this.ttls = ttls
     if (plan.touch !== undefined) this.touch = plan.touch
     this.fallbackTtl = plan.ttl
   }

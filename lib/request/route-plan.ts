@@ -17,11 +17,13 @@ export interface RoutePlan {
   readonly instanceTtl: number
   /** Whether its loads slide expiries; `undefined`: it leaves the request's as it is (the instance's at first). */
   readonly touch: boolean | undefined
+  /** The ttl of each of `keys` on a request that passes this mount point alone, shared by those requests. */
+  readonly ttls: ReadonlyMap<string, number>
 }
 
 /** The plan of `app.use(stash)`: the instance's keys, its ttl and its `touch`. */
 export function instancePlan(options: ResolvedOptions): RoutePlan {
-  return { keys: options.storedKeys, own: options.storedKeys, ttl: options.ttl, instanceTtl: options.ttl, touch: undefined }
+  return plan({ keys: options.storedKeys, own: options.storedKeys, ttl: options.ttl, instanceTtl: options.ttl, touch: undefined })
 }
 
 /**
@@ -32,5 +34,13 @@ export function instancePlan(options: ResolvedOptions): RoutePlan {
 export function routePlan(options: ResolvedOptions, route: ResolvedRouteOptions): RoutePlan {
   const keys = [...new Set([...options.storedKeys, ...route.storedKeys])]
   const own = route.storedKeys.length > 0 ? route.storedKeys : route.ttl === undefined ? [] : keys
-  return { keys, own, ttl: route.ttl ?? options.ttl, instanceTtl: options.ttl, touch: route.touch }
+  return plan({ keys, own, ttl: route.ttl ?? options.ttl, instanceTtl: options.ttl, touch: route.touch })
+}
+
+/** A plan with its `ttls`: the instance's ttl for its keys, the mount point's for its own. */
+function plan(parts: Omit<RoutePlan, 'ttls'>): RoutePlan {
+  const ttls = new Map<string, number>()
+  for (const key of parts.keys) ttls.set(key, parts.instanceTtl)
+  for (const key of parts.own) ttls.set(key, parts.ttl)
+  return { ...parts, ttls }
 }

@@ -14,7 +14,15 @@ import type {
 } from '../../store/adapter.js'
 import { StashError, tooLargeError } from '../../errors.js'
 import { assertNotMoved } from './memory-moves.js'
-import { expiryOf, fieldsOf, liveFields, recordOf, type MemoryRecord, type MemoryTable } from './memory-table.js'
+import {
+  expiryOf,
+  fieldsOf,
+  liveFields,
+  recordOf,
+  type MemoryField,
+  type MemoryRecord,
+  type MemoryTable,
+} from './memory-table.js'
 
 /** The record methods of a {@link StashAdapter}. @internal */
 export type RecordOperations = Pick<StashAdapter, 'load' | 'write' | 'compareAndSet' | 'readAll' | 'move' | 'delete'> &
@@ -118,12 +126,16 @@ function applyChange(
   change: RecordChange,
   now: number,
 ): void {
-  const fields = new Map(current === undefined ? [] : liveFields(current, now))
+  const fields = new Map<string, MemoryField>()
+  for (const [name, field] of current?.fields ?? []) if (field.expiresAt > now) fields.set(name, field)
   for (const name of change.del) fields.delete(name)
-  for (const [name, value] of Object.entries(change.set)) fields.set(name, { value, expiresAt: expiryOf(change.expiresAt, name) })
-  for (const [name, expiresAt] of Object.entries(change.expiresAt)) {
+  for (const name of Object.keys(change.set)) {
+    fields.set(name, { value: change.set[name]!, expiresAt: expiryOf(change.expiresAt, name) })
+  }
+  for (const name of Object.keys(change.expiresAt)) {
     const field = fields.get(name) // live, or just set: an expiry brings back no field
-    if (field !== undefined) fields.set(name, { value: field.value, expiresAt })
+    const expiresAt = change.expiresAt[name]!
+    if (field !== undefined && field.expiresAt !== expiresAt) fields.set(name, { value: field.value, expiresAt })
   }
   const record = recordOf(fields, current?.createdAt ?? now, now)
   const bytes = record?.bytes ?? 0

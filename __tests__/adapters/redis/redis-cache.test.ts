@@ -59,6 +59,30 @@ describe.each(['url', 'node-redis', 'ioredis'])('the near cache across two proce
     expect((await get(a.port, '/peek', stale)).body.count).toBe(2)
   })
 
+  it("keeps the writer's own copy: a cached counter++ is one round trip, the write script", async () => {
+    const jar = new CookieJar()
+    await jar.get(a.port, '/count')
+    await untilCached(a.port, jar.cookie!)
+    await redis.cli('CONFIG', 'RESETSTAT')
+    for (let i = 0; i < 20; i++) await jar.get(a.port, '/count')
+    expect((await jar.get(a.port, '/peek')).body.count).toBe(21)
+    const counts = await commandsOf(redis)
+    expect(counts.hmget ?? 0).toBe(0) // no load: every request was answered from the copy its write left
+    expect(counts.evalsha).toBe(20)
+  })
+
+  it("sees another writer's change that follows its own cached write", async () => {
+    const jar = new CookieJar()
+    await jar.get(a.port, '/count')
+    await untilCached(a.port, jar.cookie!)
+    await jar.get(a.port, '/count') // written through a's cache: a keeps this copy
+    const stale = jar.cookie! // a second tab that keeps this cookie
+    const { invalidations } = cacheOf((await get(a.port, '/peek', stale)).body)
+    await jar.get(b.port, '/count') // the next write, on b
+    await eventually(async () => cacheOf((await get(a.port, '/peek')).body).invalidations > invalidations)
+    expect((await get(a.port, '/peek', stale)).body.count).toBe(3)
+  })
+
   it('never brings back a stash revoked on the other node', async () => {
     const jar = new CookieJar()
     await jar.get(a.port, '/count')

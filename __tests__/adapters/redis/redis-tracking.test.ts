@@ -104,8 +104,14 @@ async function connections(type?: 'pubsub' | 'normal'): Promise<Record<string, s
     .map((line) => Object.fromEntries(line.split(' ').map((field) => field.split('=', 2) as [string, string])))
 }
 
-/** Writes `key` from a connection of its own (redis-cli), and waits until that write was reported, with everything before it. */
+/** Reads `key` through the data connection: Redis tracks the keys that connection read (default mode). */
+async function readThrough(listening: Listening, ...keys: string[]): Promise<void> {
+  for (const key of keys) await listening.tracking.driver.command(undefined, ['EXISTS', key])
+}
+
+/** Reads `key` through the data connection, writes it from a connection of its own (redis-cli), and waits until that write was reported, with everything before it. */
 async function writeAndSee(listening: Listening, key: string): Promise<void> {
+  await readThrough(listening, key)
   await server.cli('SET', key, 'x')
   await eventually(() => listening.keys.includes(key))
 }
@@ -127,18 +133,23 @@ describe.each(CLIENTS)('%s', (_label, connect) => {
     await app.close().catch(() => {})
   })
 
-  it('reports the changes of other connections under the prefix, not its own, and flushes', async () => {
+  it('reports the changes by other connections of the keys it read, not its own (scripts included), and flushes', async () => {
     const prefix = freshPrefix()
     listening = listen(app.client, prefix)
     const { tracking, keys } = listening
     expect(await tracking.ready(5000)).toBe(true)
     await writeAndSee(listening, `${prefix}a`)
+    await server.cli('SET', `${prefix}ttl`, '1', 'PX', '300')
+    await readThrough(listening, `${prefix}b`, `${prefix}c,d`, `${prefix}own`, `${prefix}script`, `${prefix}ttl`)
     await server.cli('MSET', `${prefix}b`, '1', `${prefix}c,d`, '2')
-    await server.cli('SET', `elsewhere:${prefix}`, '1')
+    await server.cli('SET', `${prefix}unread`, '1') // never read through the data connection: not reported
     await tracking.driver.command(undefined, ['HSET', `${prefix}own`, 'f', 'v']) // NOLOOP: not reported
-    await server.cli('SET', `${prefix}ttl`, '1', 'PX', '50')
-    await eventually(() => keys.filter((key) => key === `${prefix}ttl`).length === 2) // set, then expired by Redis
-    expect(keys).toEqual([`${prefix}a`, `${prefix}b`, `${prefix}c,d`, `${prefix}ttl`, `${prefix}ttl`])
+    // A script's own write is not reported either, and its read afterwards keeps the key tracked.
+    const script = "redis.call('HSET', KEYS[1], 'f', 'v'); return redis.call('HEXISTS', KEYS[1], 'f')"
+    await tracking.driver.command(undefined, ['EVAL', script, '1', `${prefix}script`])
+    await server.cli('SET', `${prefix}script`, 'x')
+    await eventually(() => keys.includes(`${prefix}ttl`)) // expired by Redis
+    expect(keys).toEqual([`${prefix}a`, `${prefix}b`, `${prefix}c,d`, `${prefix}script`, `${prefix}ttl`])
     expect(listening.flushes).toBe(0)
     await server.cli('FLUSHALL')
     await eventually(() => listening!.flushes === 1)
@@ -257,14 +268,15 @@ describe('the clients it tracks', () => {
   })
 })
 
-it('tracks the keys an ioredis `keyPrefix` client writes, and reports them without it', async () => {
+it('tracks the keys an ioredis `keyPrefix` client reads, and reports them without it', async () => {
   const app = await ioRedis(new Redis(server.url, { keyPrefix: 'app:' }))
   const listening = listen(app.client, 'p:')
   try {
     expect(await listening.tracking.ready(5000)).toBe(true)
-    await listening.tracking.driver.command(undefined, ['SET', 'p:own', '1']) // stored as app:p:own
+    await readThrough(listening, 'p:own', 'p:other', 'p:unprefixed') // app:p:own, app:p:other, app:p:unprefixed
+    await listening.tracking.driver.command(undefined, ['SET', 'p:own', '1']) // stored as app:p:own; NOLOOP
     expect(await server.cli('EXISTS', 'app:p:own')).toBe('1')
-    await server.cli('SET', 'p:unprefixed', '1')
+    await server.cli('SET', 'p:unprefixed', '1') // another key than the one read
     await server.cli('SET', 'app:p:other', '1')
     await eventually(() => listening.keys.length > 0)
     expect(listening.keys).toEqual(['p:other'])

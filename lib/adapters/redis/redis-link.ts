@@ -14,6 +14,7 @@ import { RecordCache } from './redis-cache.js'
 import { driverFor, type RedisDriver } from './redis-driver.js'
 import type { ResolvedRedisOptions } from './redis-options.js'
 import { scriptCommand, type RedisScript } from './redis-scripts.js'
+import { trackedVariant } from './redis-tracked-write.js'
 import { openChannel } from './redis-tracking-open.js'
 import type { Tracking } from './redis-tracking.js'
 
@@ -50,21 +51,18 @@ export function openRedisLink(settings: ResolvedRedisOptions): RedisLink {
   const { prefix } = settings
   const ownsClient = settings.client === undefined
   const connecting = ownsClient ? connectUrl(settings.url!, settings.clientOptions) : undefined
-  // A failure to create the client is reported by every call (StashUnavailableError), not as an
-  // unhandled rejection that would crash the process before the first request.
+  // A client that cannot be created fails each call (StashUnavailableError), never the process (an unhandled rejection).
   connecting?.catch(() => {})
   const main = settings.client === undefined ? undefined : driverFor(settings.client)
   let closed = false
   const near = settings.cache === undefined ? undefined : nearCache(settings, main ?? connecting!, () => closed)
-  // While the cache's channel is confirmed, every call goes through its data connection, whose
-  // own writes Redis does not report back (NOLOOP); else through the adapter's client.
+  // Calls go through the cache's data connection while its channel is confirmed, else the adapter's client.
   const directDriver = (): RedisDriver | undefined => {
     const tracking = near?.tracking()
     return tracking?.confirmed === true ? (tracking.driver ?? main) : main
   }
-
   const redisKey = (record: string): string => prefix + record
-  const indexKey = (owner: string): string => `${prefix}{${owner}}`
+  const indexKey = (owner: string): string => indexKeyOf(prefix, owner)
   const driver = async (): Promise<RedisDriver> => {
     if (closed) throw new StashError('ERR_STASH_CLOSED', 'the redis adapter was closed')
     const direct = directDriver()
@@ -85,14 +83,14 @@ export function openRedisLink(settings: ResolvedRedisOptions): RedisLink {
     settings,
     redisKey,
     indexKey,
-    scriptKeys(record) {
-      const owner = ownerOfKey(record)
-      return owner === undefined ? [redisKey(record)] : [redisKey(record), indexKey(owner)]
-    },
+    scriptKeys: (record) => scriptKeysOf(prefix, record),
     directDriver: () => (closed ? undefined : directDriver()),
     driver,
     cache: near?.cache,
-    script: (name, keys, args, read) => send(scriptCommand(name, keys, args), keys[0], read, name),
+    script: (name, keys, args, read) => {
+      const script = closed ? name : scriptFor(name, near?.tracking())
+      return send(scriptCommand(script, keys, args), keys[0], read, script)
+    },
     command: (target, args) => send(args, target),
     async ready(timeout) {
       const started = Date.now()
@@ -116,6 +114,26 @@ export function openRedisLink(settings: ResolvedRedisOptions): RedisLink {
  * The near cache of an adapter and its invalidation channel, opened on the adapter's client
  * (once connected, for a client the adapter creates; never after `closed()`).
  */
+
+/** The key of an owner's index under `prefix`: `prefix{owner}`, in the hash slot of the owner's records. */
+function indexKeyOf(prefix: string, owner: string): string {
+  return `${prefix}{${owner}}`
+}
+
+/** The `KEYS` of a record's scripts: its Redis key, plus its owner's index when it has an owner. */
+function scriptKeysOf(prefix: string, record: string): string[] {
+  const owner = ownerOfKey(record)
+  return owner === undefined ? [prefix + record] : [prefix + record, indexKeyOf(prefix, owner)]
+}
+
+/**
+ * The script to send now: on the near cache's data connection (a call while its channel is
+ * confirmed; a cluster's channel has none), a write that reads its key back last, so that Redis
+ * keeps reporting the key's changes to the writer (redis-tracked-write.ts).
+ */
+function scriptFor(script: RedisScript, tracking: Tracking | undefined): RedisScript {
+  return tracking?.confirmed === true && tracking.driver !== undefined ? trackedVariant(script) : script
+}
 function nearCache(
   settings: ResolvedRedisOptions,
   client: RedisDriver | Promise<RedisDriver>,

@@ -9,7 +9,7 @@ import type { RedisDriver } from './redis-driver.js'
 
 /** What an invalidation channel tracks and whom it tells. */
 export interface TrackingOptions {
-  /** The adapter's key prefix: changes of the keys that start with it are reported. */
+  /** The adapter's key prefix: on a cluster, changes of every key that starts with it are reported; on one server, those of the keys the data connection read. */
   readonly prefix: string
   /**
    * Receives the keys (the adapter's prefix included; an ioredis `keyPrefix` left out) that another

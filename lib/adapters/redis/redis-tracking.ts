@@ -1,11 +1,15 @@
 /**
  * The invalidation channel of the Redis near cache: server-assisted client-side caching in RESP2
- * broadcast mode. Two connections are duplicated from the adapter's client: a subscriber to
- * `__redis__:invalidate` (redis-tracking-subscriber.ts), and a data connection
- * (redis-tracking-data.ts) with `CLIENT TRACKING on REDIRECT <subscriber id> BCAST PREFIX <prefix>
- * NOLOOP`, through which the adapter sends its record reads and writes. A change of a key under the prefix by any other
- * connection (other processes, tools, FLUSHALL, expiry and eviction by Redis) reaches
- * `onInvalidate`; the writes of the data connection itself do not (NOLOOP).
+ * default (tracking) mode. Two connections are duplicated from the adapter's client: a subscriber
+ * to `__redis__:invalidate` (redis-tracking-subscriber.ts), and a data connection
+ * (redis-tracking-data.ts) with `CLIENT TRACKING on REDIRECT <subscriber id> NOLOOP`, through
+ * which the adapter sends its record reads and writes. Redis then reports a change of any key the
+ * data connection read (by other processes, tools, FLUSHALL, expiry and eviction by Redis) to
+ * `onInvalidate`; the writes of the data connection itself are not reported (NOLOOP), scripts
+ * included, and the write script it runs reads its key back last (redis-tracked-write.ts), so
+ * that Redis keeps tracking the key for it. Broadcast mode (`BCAST PREFIX`) would track every key
+ * under the prefix without reads, but Redis does not apply NOLOOP to the writes of a script there
+ * (checked on 7.0.15): every write would cost the writer its own copy.
  *
  * The channel is `confirmed` only while both connections are up, the subscriber is subscribed
  * and tracking redirects to it. Any loss (a disconnect, an error, a PING without answer in time,
@@ -42,7 +46,6 @@ export function openTracking(client: RedisClientLike, options: TrackingOptions):
 class TrackingChannel implements Tracking {
   readonly driver: RedisDriver
   readonly #source: TrackableClient
-  readonly #options: TrackingOptions
   readonly #liveness: Liveness
   /** ioredis's `keyPrefix`, which that client adds to every key. */
   readonly #keyPrefix: string
@@ -59,7 +62,6 @@ class TrackingChannel implements Tracking {
 
   constructor(source: TrackableClient, options: TrackingOptions) {
     this.#source = source
-    this.#options = options
     this.#liveness = { pingInterval: options.pingInterval ?? 1000, timeout: options.timeout ?? 2000 }
     this.#keyPrefix = (source.library === 'ioredis' ? source.client.options?.keyPrefix : undefined) ?? ''
     this.#state = new ChannelState(options, this.#keyPrefix)
@@ -155,10 +157,9 @@ class TrackingChannel implements Tracking {
     if (this.#enabling || this.#state.confirmed || !this.#dataUp || subscriber === undefined || id === undefined) return
     this.#enabling = true
     const epoch = this.#state.epoch
-    const prefix = this.#keyPrefix + this.#options.prefix
     try {
       await this.#tracking(['off'])
-      await this.#tracking(['on', 'REDIRECT', String(id), 'BCAST', 'PREFIX', prefix, 'NOLOOP'])
+      await this.#tracking(['on', 'REDIRECT', String(id), 'NOLOOP'])
       if (epoch === this.#state.epoch) this.#confirm()
     } catch (err) {
       if (epoch === this.#state.epoch) this.#subscriberLost(subscriber, err)

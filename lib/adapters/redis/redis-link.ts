@@ -110,11 +110,6 @@ export function openRedisLink(settings: ResolvedRedisOptions): RedisLink {
   }
 }
 
-/**
- * The near cache of an adapter and its invalidation channel, opened on the adapter's client
- * (once connected, for a client the adapter creates; never after `closed()`).
- */
-
 /** The key of an owner's index under `prefix`: `prefix{owner}`, in the hash slot of the owner's records. */
 function indexKeyOf(prefix: string, owner: string): string {
   return `${prefix}{${owner}}`
@@ -134,6 +129,11 @@ function scriptKeysOf(prefix: string, record: string): string[] {
 function scriptFor(script: RedisScript, tracking: Tracking | undefined): RedisScript {
   return tracking?.confirmed === true && tracking.driver !== undefined ? trackedVariant(script) : script
 }
+
+/**
+ * The near cache of an adapter and its invalidation channel, opened on the adapter's client
+ * (once connected, for a client the adapter creates; never after `closed()`).
+ */
 function nearCache(
   settings: ResolvedRedisOptions,
   client: RedisDriver | Promise<RedisDriver>,

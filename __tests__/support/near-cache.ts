@@ -64,3 +64,16 @@ export async function expectOwnWritesEverywhere(a: NodeProcess, b: NodeProcess, 
     version = signed
   }
 }
+
+/**
+ * Sends SIGTERM to an app on the near cache whose client has a cached record, and expects it to
+ * exit by itself within 8 s (the app closes its stash, which closes the cache's connections).
+ */
+export async function expectExitOnSigterm(node: NodeProcess): Promise<void> {
+  const jar = new CookieJar()
+  await jar.get(node.port, '/count')
+  await untilCached(node.port, jar.cookie!)
+  const exited = node.signal('SIGTERM')
+  const timer = new Promise((resolve) => setTimeout(() => resolve('still running'), 8000))
+  expect(await Promise.race([exited, timer])).toBe(0)
+}

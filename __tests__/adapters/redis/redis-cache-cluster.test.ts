@@ -11,7 +11,14 @@ import { CookieJar, freePort, get, startFixture, type NodeProcess } from '../../
 import { startRedisCluster, type RedisCluster } from '../../support/redis-cluster.js'
 import type { RedisServer } from '../../support/redis-instance.js'
 import { launchRedis } from '../../support/redis-server.js'
-import { cacheOf, commandCounts, eventually, expectOwnWritesEverywhere, untilCached } from '../../support/near-cache.js'
+import {
+  cacheOf,
+  expectExitOnSigterm,
+  commandCounts,
+  eventually,
+  expectOwnWritesEverywhere,
+  untilCached,
+} from '../../support/near-cache.js'
 
 let cluster: RedisCluster
 /** Nodes a test added to the cluster. */
@@ -118,12 +125,7 @@ describe.each(['node-redis-cluster', 'ioredis-cluster'])(
     it('shuts down on SIGTERM: closing the stash releases every master subscriber and the slot-map poll, and the process exits by itself', async () => {
       const nodes = cluster.nodes.map(({ host, port }) => `${host}:${port}`).join(',')
       const node = await startFixture('cache-app.cjs', await freePort(), { CLIENT: client, REDIS_NODES: nodes, NODE_NAME: 'c' })
-      const jar = new CookieJar()
-      await jar.get(node.port, '/count')
-      await untilCached(node.port, jar.cookie!)
-      const exited = node.signal('SIGTERM')
-      const timer = new Promise((resolve) => setTimeout(() => resolve('still running'), 8000))
-      expect(await Promise.race([exited, timer])).toBe(0)
+      await expectExitOnSigterm(node)
       await node.kill()
     }, 15_000)
 

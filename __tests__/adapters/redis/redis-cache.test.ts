@@ -8,7 +8,14 @@
 import { redisAdapter } from '../../../lib/index.js'
 import { CookieJar, freePort, get, startFixture, type NodeProcess } from '../../support/peer-nodes.js'
 import { startRedis, type RedisServer } from '../../support/redis-server.js'
-import { cacheOf, commandCounts, eventually, expectOwnWritesEverywhere, untilCached } from '../../support/near-cache.js'
+import {
+  cacheOf,
+  expectExitOnSigterm,
+  commandCounts,
+  eventually,
+  expectOwnWritesEverywhere,
+  untilCached,
+} from '../../support/near-cache.js'
 
 /** Commands `redis` ran since its last `CONFIG RESETSTAT`, by name. */
 const commandsOf = async (redis: RedisServer) => commandCounts(await redis.cli('INFO', 'commandstats'))
@@ -107,12 +114,7 @@ describe.each(['url', 'node-redis', 'ioredis'])('the near cache across two proce
 
   it('shuts down on SIGTERM: closing the stash releases the cache connections, and the process exits by itself', async () => {
     const node = await startFixture('cache-app.cjs', await freePort(), { REDIS_URL: redis.url, CLIENT: client, NODE_NAME: 'c' })
-    const jar = new CookieJar()
-    await jar.get(node.port, '/count')
-    await untilCached(node.port, jar.cookie!)
-    const exited = node.signal('SIGTERM')
-    const timer = new Promise((resolve) => setTimeout(() => resolve('still running'), 8000))
-    expect(await Promise.race([exited, timer])).toBe(0)
+    await expectExitOnSigterm(node)
     await node.kill()
   }, 15_000)
 

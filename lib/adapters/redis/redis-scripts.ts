@@ -13,7 +13,7 @@ export interface RedisScript {
 }
 
 /** A script of `source`, with its SHA-1 computed once. */
-function script(source: string): RedisScript {
+export function script(source: string): RedisScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') }
 }
 

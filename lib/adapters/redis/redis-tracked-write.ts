@@ -10,22 +10,18 @@
  * a cached counter++ costs one round trip, and still hears of the next change by anyone else.
  * @module
  */
-import { createHash } from 'node:crypto'
-import { WRITE, type RedisScript } from './redis-scripts.js'
+import { script, WRITE, type RedisScript } from './redis-scripts.js'
 
-/** `script` run as a function, then `HEXISTS` of its first key (a read that changes nothing). */
-function readingBack(script: RedisScript): RedisScript {
-  const source = `local function run()\n${script.source}\nend\nlocal reply = run()\nredis.call('HEXISTS', KEYS[1], '')\nreturn reply\n`
-  return { source, sha: createHash('sha1').update(source).digest('hex') }
-}
-
-const VARIANTS = new Map<RedisScript, RedisScript>([[WRITE, readingBack(WRITE)]])
+/** WRITE run as a function, then `HEXISTS` of its key (a read that changes nothing). */
+const WRITE_READING_BACK = script(
+  `local function run()\n${WRITE.source}\nend\nlocal reply = run()\nredis.call('HEXISTS', KEYS[1], '')\nreturn reply\n`,
+)
 
 /**
- * The variant of `script` to run on a connection that tracks in default mode: for a script
- * whose result the near cache keeps (WRITE), one that reads its key back last; else `script`
- * itself (the cache forgets what the others change).
+ * The script to run on a connection that tracks in default mode: WRITE, whose result the near
+ * cache keeps, reads its key back last; any other script runs as it is (the cache forgets what
+ * the others change).
  */
-export function trackedVariant(script: RedisScript): RedisScript {
-  return VARIANTS.get(script) ?? script
+export function trackedVariant(called: RedisScript): RedisScript {
+  return called === WRITE ? WRITE_READING_BACK : called
 }

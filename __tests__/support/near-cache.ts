@@ -35,8 +35,8 @@ export const cacheOf = (body: Record<string, unknown>): CacheStats => body.cache
 
 /**
  * Reads with `cookie` on the node at `port` until a read is answered from its cache: once its
- * channel is confirmed and no invalidation of the last write overtook a read (Redis 7.0 reports a
- * process's own script writes back to it, and a cluster every write).
+ * channel is confirmed and no invalidation of the last write overtook a read (a cluster reports a
+ * process's own writes back to it).
  */
 export async function untilCached(port: number, cookie: string, ms?: number): Promise<void> {
   let hits = -1

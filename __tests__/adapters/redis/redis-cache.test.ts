@@ -78,6 +78,19 @@ describe.each(['url', 'node-redis', 'ioredis'])('the near cache across two proce
     expect(counts.evalsha).toBe(20)
   })
 
+  it('caches what it loads, not what it merely wrote: one-request visitors cannot push out the records in use', async () => {
+    const jar = new CookieJar()
+    const { entries } = cacheOf((await get(a.port, '/peek')).body)
+    await jar.get(a.port, '/count') // a new record, written once
+    expect(cacheOf((await get(a.port, '/peek')).body).entries).toBe(entries)
+    await jar.get(a.port, '/peek') // loaded: now cached, and kept up to date by its own writes
+    expect(cacheOf((await get(a.port, '/peek')).body).entries).toBe(entries + 1)
+    await redis.cli('CONFIG', 'RESETSTAT')
+    expect((await jar.get(a.port, '/count')).body.count).toBe(2)
+    expect((await jar.get(a.port, '/peek')).body.count).toBe(2)
+    expect((await commandsOf(redis)).hmget ?? 0).toBe(0)
+  })
+
   it("sees another writer's change that follows its own cached write", async () => {
     const jar = new CookieJar()
     await jar.get(a.port, '/count')

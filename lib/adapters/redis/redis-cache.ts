@@ -98,9 +98,9 @@ export class RecordCache {
     return { values, expiresAt, createdAt: cached.meta.c, version: versionOf(cached.meta) }
   }
 
-  /** The marker cached for `key`, for a write to work itself out from. */
-  marker(key: string): { readonly raw: string; readonly meta: RecordMeta } | undefined {
-    return this.confirmed() ? this.records.get(key) : undefined
+  /** Whether `key` is cached and may be served: a write keeps only a record held already. */
+  holds(key: string): boolean {
+    return this.confirmed() && this.records.has(key)
   }
 
   /** Starts a fetch or a write of `key`: its answer may be cached only if no invalidation overtakes it. */
@@ -123,7 +123,6 @@ export class RecordCache {
     const previous = this.records.get(key)
     const carried = previous !== undefined && previous.raw === known.predecessor
     const values = new Map(carried ? previous.values : [])
-    for (const field of known.removed ?? []) values.delete(field)
     for (const [field, value] of known.values) values.set(field, value)
     for (const field of values.keys()) if (!Object.hasOwn(known.meta.f, field)) values.delete(field)
     let bytes = Buffer.byteLength(known.raw)
@@ -189,10 +188,8 @@ export interface Known {
   /** The marker exactly as stored. */
   readonly raw: string
   readonly meta: RecordMeta
-  /** Values read or written by this call. */
+  /** Values read or written by this call (a value of a field the marker does not hold is dropped). */
   readonly values: Iterable<readonly [string, string]>
-  /** Fields this call removed. */
-  readonly removed?: Iterable<string>
   /**
    * The marker a write replaced (it applied its change to exactly that one): the values cached
    * under it are still true and are kept. A fetch replaces them all.

@@ -6,9 +6,10 @@
  * @module
  */
 import type { LoadedRecord, RecordChange, StashAdapter, StashCacheStats, WriteReceipt } from '../../store/adapter.js'
-import type { RecordCache } from './redis-cache.js'
-import { expiryOf, planChange, versionOf, type RecordMeta } from './redis-layout.js'
+import type { Known, RecordCache } from './redis-cache.js'
+import type { RecordMeta } from './redis-layout.js'
 import type { RedisLink } from './redis-link.js'
+import type { RedisRecordCalls, WriteObserver } from './redis-records.js'
 
 /** The calls of an adapter the cache wraps. */
 type CachedCalls = Pick<StashAdapter, 'load' | 'write' | 'compareAndSet' | 'move' | 'delete'> &
@@ -21,13 +22,13 @@ export type LoadObserver = (raw: unknown, meta: RecordMeta | undefined, reply: r
 export type ObservedLoad = (record: string, fields: readonly string[], observe: LoadObserver) => Promise<LoadedRecord | undefined>
 
 /**
- * The record calls with the cache in front of `inner`, the adapter's own calls, and of
- * `loadFromRedis`, its load that reports what it read.
+ * The record calls with the cache in front of `inner`, the adapter's own calls (whose `write`
+ * reports what it stored), and of `loadFromRedis`, its load that reports what it read.
  */
 export function cachedCalls(
   link: RedisLink,
   cache: RecordCache,
-  inner: CachedCalls,
+  inner: CachedCalls & Pick<RedisRecordCalls, 'write'>,
   loadFromRedis: ObservedLoad,
 ): CachedCalls & CacheExtras {
   const forgetting =
@@ -57,7 +58,7 @@ export function cachedCalls(
       }
       return loadFromRedis(record, fields, observe).finally(() => cache.release(target, ticket))
     },
-    write: (record, change) => writeThrough(link, cache, inner, record, change),
+    write: (record, change) => writeThrough(cache, inner.write, link.redisKey(record), record, change),
     compareAndSet: forgetting(inner.compareAndSet),
     move: (from, to, stored) => {
       const forget = () => (cache.forget(link.redisKey(from)), cache.forget(link.redisKey(to)))
@@ -78,50 +79,28 @@ interface CacheExtras {
 }
 
 /**
- * A write, then the record as it now is in the cache: worked out from the cached record it
- * changed when Redis says it applied to exactly that version, else dropped (the next load reads it).
+ * A write, then the record as it now is in the cache: the values it set, and those cached under
+ * the marker it replaced when the write applied to exactly that one (else the next load of the
+ * others reads them). Only a record held already is kept: a flood of new visitors, each written
+ * once and never read again, cannot push out the records in use (a record is cached by a load).
+ * Dropped when the write failed, or when an invalidation overtook it.
  */
 async function writeThrough(
-  link: RedisLink,
   cache: RecordCache,
-  inner: CachedCalls,
+  write: RedisRecordCalls['write'],
+  target: string,
   record: string,
   change: RecordChange,
 ): Promise<void | 'gone' | WriteReceipt> {
-  const target = link.redisKey(record)
-  const before = cache.marker(target)
+  const held = cache.holds(target)
   const ticket = cache.begin(target)
-  let result: void | 'gone' | WriteReceipt
+  let known: Known | undefined
+  const observe: WriteObserver = (raw, meta, predecessor) => {
+    if (held && meta !== undefined) known = { raw, meta, values: Object.entries(change.set), predecessor }
+  }
   try {
-    result = await inner.write(record, change)
-  } catch (err) {
-    cache.end(target, ticket, undefined)
-    throw err
+    return await write(record, change, observe)
+  } finally {
+    cache.end(target, ticket, known)
   }
-  const version = typeof result === 'object' ? result.version : undefined
-  if (before === undefined || version === undefined) {
-    cache.end(target, ticket, undefined)
-    return result
-  }
-  const now = Date.now()
-  const set = Object.keys(change.set).map((field) => [field, change.set[field]!, expiryOf(change.expiresAt, field)] as const)
-  const slide = Object.keys(change.expiresAt)
-    .filter((field) => !Object.hasOwn(change.set, field))
-    .map((field) => [field, expiryOf(change.expiresAt, field)] as const)
-  const plan = planChange(before.meta, { del: change.del, set, slide, maxBytes: 0, existing: false, always: false }, now)
-  const applied = plan !== undefined && versionOf(plan.marker === '' ? before.meta : plan.meta) === version
-  if (!applied) {
-    cache.end(target, ticket, undefined)
-    return result
-  }
-  const meta = plan.marker === '' ? before.meta : plan.meta
-  const raw = plan.marker === '' ? before.raw : plan.marker
-  cache.end(target, ticket, {
-    raw,
-    meta,
-    values: set.map(([field, value]) => [field, value]),
-    removed: plan.removed,
-    predecessor: before.raw,
-  })
-  return result
 }

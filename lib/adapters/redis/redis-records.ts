@@ -9,19 +9,30 @@
 import { tooLargeError } from '../../errors.js'
 import type { CompareAndSetResult, FieldSwap, RecordChange, StashAdapter, WriteReceipt } from '../../store/adapter.js'
 import { markerMemoOf, type MarkerMemo } from './marker-memo.js'
-import { expiryOf, metaOf, planChange, storedOf, versionOf, type MarkerChange } from './redis-layout.js'
+import { expiryOf, metaOf, planChange, storedOf, versionOf, type MarkerChange, type RecordMeta } from './redis-layout.js'
 import type { RedisLink } from './redis-link.js'
 import { COMPARE_AND_SET, DELETE, READ_ALL, WRITE } from './redis-scripts.js'
 
-/** The record calls of {@link recordCalls}. */
-export type RedisRecordCalls = Pick<StashAdapter, 'write' | 'compareAndSet' | 'readAll' | 'delete'>
+/**
+ * What a write left stored, for the near cache: the marker exactly as stored, its metadata, and
+ * the marker it replaced when the script checked that very one (`undefined`: not known exactly).
+ */
+export type WriteObserver = (raw: string, meta: RecordMeta | undefined, predecessor: string | undefined) => void
+
+/**
+ * The record calls of {@link recordCalls}; its `write` also reports the marker it leaves stored
+ * to an `observe` callback (the near cache).
+ */
+export type RedisRecordCalls = Pick<StashAdapter, 'compareAndSet' | 'readAll' | 'delete'> & {
+  write(record: string, change: RecordChange, observe?: WriteObserver): ReturnType<StashAdapter['write']>
+}
 
 /** `write`, `compareAndSet`, `readAll` and `delete` of the adapter on `link`. */
 export function recordCalls(link: RedisLink): RedisRecordCalls {
   const { script, scriptKeys, redisKey } = link
   const memo = markerMemoOf(link)
   return {
-    write: (record, change) => writeRecord(link, memo, record, change),
+    write: (record, change, observe) => writeRecord(link, memo, record, change, observe),
     compareAndSet: (record, swap) => swapField(link, memo, record, swap),
     async readAll(record) {
       const now = Date.now()
@@ -34,19 +45,24 @@ export function recordCalls(link: RedisLink): RedisRecordCalls {
   }
 }
 
-/** The receipt of a write the full path answered with the marker now stored under `target`. */
-function stored(memo: MarkerMemo, target: string, marker: string): WriteReceipt {
+/** The metadata of the marker a script's full path answered with, now stored under `target` (the memo learns it). */
+function stored(memo: MarkerMemo, target: string, marker: string): RecordMeta | undefined {
   const meta = metaOf(marker)
   memo.learn(target, marker, meta)
-  return { version: versionOf(meta) }
+  return meta
 }
 
-/** The adapter's `write`: by the WRITE script, worked out from the memo when it knows the marker. */
+/**
+ * The adapter's `write`: by the WRITE script, worked out from the memo when it knows the marker.
+ * `observe` hears of the marker the write left stored, and of the one it replaced when that is
+ * known exactly (the fast path: the script checked it).
+ */
 async function writeRecord(
   { script, scriptKeys, redisKey, cache }: RedisLink,
   memo: MarkerMemo,
   record: string,
   change: RecordChange,
+  observe?: WriteObserver,
 ): Promise<void | 'gone' | WriteReceipt> {
   const { set, del, expiresAt, maxBytes = 0 } = change
   const target = redisKey(record)
@@ -71,9 +87,17 @@ async function writeRecord(
   if (plan !== undefined && plan.marker !== '') memo.learn(target, plan.marker, plan.meta)
   const reply = await script(WRITE, scriptKeys(record), args)
   // Versions go out only with the near cache: they are what the cookie signs for read-your-writes.
-  if (typeof reply === 'string') return cache === undefined ? void stored(memo, target, reply) : stored(memo, target, reply)
+  if (typeof reply === 'string') {
+    const meta = stored(memo, target, reply) // the full path: worked out from whatever was stored
+    observe?.(reply, meta, undefined)
+    return cache === undefined ? undefined : { version: versionOf(meta) }
+  }
   const status = Number(reply)
-  if (status === 0) return cache === undefined ? undefined : { version: versionOf(plan!.meta) } // the fast path: as planned
+  if (status === 0) {
+    // The fast path: applied as planned, to the very marker the memo knew.
+    observe?.(plan!.marker === '' ? known!.raw : plan!.marker, plan!.meta, known!.raw)
+    return cache === undefined ? undefined : { version: versionOf(plan!.meta) }
+  }
   memo.forget(target)
   if (status < 0) return 'gone'
   throw tooLargeError(status, maxBytes)
@@ -115,7 +139,7 @@ async function swapField(
   }
   if (status === 2) throw tooLargeError(Number(value), maxBytes)
   if (status !== 1) return { ok: false, current: (value as string | null | undefined) ?? undefined }
-  const receipt = typeof value === 'string' ? stored(memo, target, value) : { version: versionOf(plan!.meta) }
+  const receipt = { version: versionOf(typeof value === 'string' ? stored(memo, target, value) : plan!.meta) }
   if (typeof value !== 'string') memo.learn(target, plan!.marker, plan!.meta) // the fast path: as planned
   return cache === undefined ? { ok: true } : { ok: true, ...receipt }
 }

@@ -3,7 +3,8 @@ import { createHmac } from 'node:crypto'
 import cookieParser from 'cookie-parser'
 import express from 'express'
 import request from 'supertest'
-import { readId as readIdWith, signId } from '../../lib/cookie/signed-id.js'
+import { serialize } from 'cookie'
+import { idCookie, readId as readIdWith, signId, type CookieAttributes } from '../../lib/cookie/signed-id.js'
 import { sha256 } from '../../lib/values/ids.js'
 import { VerifiedCookies } from '../../lib/cookie/verified-cookies.js'
 import { createStash, memoryAdapter, type StashOptions } from '../../lib/index.js'
@@ -16,6 +17,67 @@ const readId = (header: string | undefined, name: string, secrets: string[]) =>
   readIdWith(header, name, secrets, new VerifiedCookies())
 /** What readId finds for an ID. */
 const found = (id: string, resign: boolean) => ({ id, resign, hash: sha256(id) })
+
+describe('idCookie', () => {
+  const signed = signId(ID, 'k', { hint: 'node1234', version: 7, flash: 'waiting' })
+  /** The line `serialize` writes for these attributes: what every ID cookie must be. */
+  const serialized = (options: CookieAttributes, secure: boolean, maxAge?: number, expires?: Date) =>
+    serialize(options.name, signed, {
+      path: options.path,
+      domain: options.domain,
+      httpOnly: options.httpOnly,
+      sameSite: options.sameSite,
+      secure,
+      partitioned: options.partitioned || undefined,
+      priority: options.priority,
+      ...(maxAge !== undefined && { maxAge, expires }),
+    })
+
+  it("writes a session cookie's line exactly as serialize does, for every combination of attributes", () => {
+    for (const sameSite of ['lax', 'strict', 'none'] as const) {
+      for (const domain of [undefined, 'example.com']) {
+        for (const [httpOnly, partitioned, priority] of [
+          [true, false, undefined],
+          [false, true, 'high'],
+        ] as const) {
+          const options: CookieAttributes = {
+            name: 'stash',
+            path: '/app',
+            domain,
+            httpOnly,
+            sameSite,
+            secure: 'auto',
+            partitioned,
+            priority,
+          }
+          // The same options twice per `Secure` (the second line comes from the attributes kept from the first), alternating as under 'auto'.
+          for (const secure of [false, true, false, true])
+            expect(idCookie(options, secure, signed, undefined)).toBe(serialized(options, secure))
+        }
+      }
+    }
+  })
+
+  it('writes persistent and clearing lines with their dates', () => {
+    const options: CookieAttributes = {
+      name: 'stash',
+      path: '/',
+      domain: undefined,
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: false,
+      partitioned: false,
+      priority: undefined,
+    }
+    const line = idCookie(options, false, signed, 3600)
+    const expires = new Date(Date.parse(/Expires=([^;]+)/.exec(line)![1]!))
+    expect(Math.abs(expires.getTime() - (Date.now() + 3600_000))).toBeLessThan(2000)
+    expect(line).toBe(serialized(options, false, 3600, expires))
+    expect(idCookie(options, false, undefined, undefined)).toBe(
+      'stash=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax',
+    )
+  })
+})
 
 describe('signId / readId', () => {
   it('uses the cookie-signature format', () => {

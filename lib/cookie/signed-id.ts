@@ -3,9 +3,10 @@
  * node hint and the client's lifetime inside), and writing the `Set-Cookie` line.
  * @module
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto'
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { serialize } from 'cookie'
+import { BoundedMap } from '../values/bounded-map.js'
 import type { FlashFlag, VerifiedCookies, VerifiedId } from './verified-cookies.js'
 
 /**
@@ -182,8 +183,17 @@ function mustBeSecure({ name, sameSite }: CookieAttributes): boolean {
   return sameSite === 'none' || name.startsWith('__Host-') || name.startsWith('__Secure-')
 }
 
+/**
+ * The HMAC key of each secret, made once: an HMAC keyed by a string converts the string anew on
+ * every call (a few microseconds of a signed cookie, measured in a server under load). A process
+ * has a few secrets; the bound only keeps one that creates instances without end from growing it.
+ */
+const hmacKeys = new BoundedMap<string, KeyObject>({ capacity: 64 })
+
 function mac(value: string, secret: string): string {
-  return createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')
+  let key = hmacKeys.get(secret)
+  if (key === undefined) hmacKeys.set(secret, (key = createSecretKey(Buffer.from(secret))))
+  return createHmac('sha256', key).update(value).digest('base64').replace(/=+$/, '')
 }
 
 /**
@@ -202,6 +212,14 @@ export function isSecure(req: IncomingMessage, options: CookieAttributes): boole
 }
 
 /**
+ * The attributes part of the `Set-Cookie` line of a session cookie (no lifetime) carrying an ID,
+ * per cookie options and `Secure`: made once by `serialize` (which also checks the name), so a
+ * response that sends the ID cookie only encodes its value; `serialize` costs several
+ * microseconds per call in a server under load, mostly checking attributes that never change.
+ */
+const sessionSuffixes = new WeakMap<CookieAttributes, [insecure?: string, secure?: string]>()
+
+/**
  * The `Set-Cookie` value carrying a signed ID, or clearing the cookie when `signedValue` is
  * undefined. `maxAge` (seconds) makes it persistent; without it the cookie lasts the browser session.
  */
@@ -211,20 +229,24 @@ export function idCookie(
   signedValue: string | undefined,
   maxAge: number | undefined,
 ): string {
-  return serialize(options.name, signedValue ?? '', {
-    path: options.path,
-    domain: options.domain,
-    httpOnly: options.httpOnly,
-    sameSite: options.sameSite,
-    secure,
-    partitioned: options.partitioned || undefined,
-    priority: options.priority,
-    ...(signedValue === undefined
-      ? { expires: new Date(0) }
-      : maxAge === undefined
-        ? {}
-        : { maxAge, expires: new Date(Date.now() + maxAge * 1000) }),
-  })
+  const line = (value: string, lifetime?: { maxAge?: number; expires: Date }) =>
+    serialize(options.name, value, {
+      path: options.path,
+      domain: options.domain,
+      httpOnly: options.httpOnly,
+      sameSite: options.sameSite,
+      secure,
+      partitioned: options.partitioned || undefined,
+      priority: options.priority,
+      ...lifetime,
+    })
+  if (signedValue === undefined) return line('', { expires: new Date(0) })
+  if (maxAge !== undefined) return line(signedValue, { maxAge, expires: new Date(Date.now() + maxAge * 1000) })
+  let suffixes = sessionSuffixes.get(options)
+  if (suffixes === undefined) sessionSuffixes.set(options, (suffixes = []))
+  const suffix = (suffixes[secure ? 1 : 0] ??= line('').slice(options.name.length + 1))
+  // `serialize` encodes a value with encodeURIComponent, whose output is always a valid cookie value.
+  return `${options.name}=${encodeURIComponent(signedValue)}${suffix}`
 }
 
 /**

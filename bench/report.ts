@@ -189,7 +189,7 @@ Run on ${info.date.replace('T', ' ').slice(0, 16)} UTC with \`${info.command}\`,
   express-session loads and saves the whole session on every request; express-stash's routes declare only that one key.
 - **× peer:** compared with express-session + connect-redis for Redis-backed rows, with express-session + MemoryStore for the others; the traced row (a subscriber on both tracing channels) with express-stash memory.
 - **Redis counters:** \`CONFIG RESETSTAT\` before each round, \`INFO commandstats\` after it, divided by the requests served.
-  Commands include those run inside Lua scripts; round trips are the commands sent (for express-stash, its write scripts, \`EVALSHA\`, and its loads, an \`HMGET\` with its \`PEXPIRE\` sent together).
+  Commands include those run inside Lua scripts; round trips are the commands sent (for express-stash, its write scripts, \`EVALSHA\`, and its loads, one \`HMGET\` each).
 - **Raw rows:** the floor of a 1- and a 2-round-trip design: one \`GET\` (or one \`GET\` and one \`SET\`) per request on both routes.
 
 ![requests per second per scenario](latest.svg)

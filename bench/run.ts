@@ -20,8 +20,9 @@
  *
  * Environment: BENCH_DURATION (seconds, 5), BENCH_ROUNDS (3), BENCH_WARMUP (seconds, 2),
  * BENCH_CONNECTIONS (10), BENCH_CLIENTS (100), BENCH_SCENARIOS (comma-separated names, all).
- * Then the memory adapter at scale (bench/memory-sweep.ts, cleanupBatchSize 100 and 1000), whose
- * tables are appended to the report.
+ * Then the memory adapter at scale (bench/memory-sweep.ts, cleanupBatchSize 100 and 1000) and the
+ * server CPU per request of the main scenarios in paired rounds (bench/cpu.ts), whose tables are
+ * appended to the report.
  * Writes bench/results/latest.md and bench/results/latest.svg (see bench/report.ts), or the same
  * two files into the directory BENCH_RESULTS names, so that a shorter run leaves the published ones be.
  */
@@ -219,7 +220,10 @@ async function main(): Promise<void> {
     await redis.stop()
   }
   console.log('\nmemory adapter at scale (bench/memory-sweep.ts)')
-  const memory = await memoryAtScale()
+  const memory = await printedBy('memory-sweep.ts', [], MEMORY_SETTINGS)
+  console.log('\nserver CPU per request, paired (bench/cpu.ts)')
+  const cpu = []
+  for (const [route, scenarios] of CPU_SCENARIOS) cpu.push(await printedBy('cpu.ts', [route, ...scenarios], CPU_SETTINGS))
   const rows = cells.map(summarize)
   const info: RunInfo = {
     date: new Date().toISOString(),
@@ -242,23 +246,43 @@ async function main(): Promise<void> {
 
 \`${MEMORY_COMMAND}\`, in the same run:
 
-${memory}`
+${memory}
+
+## Server CPU per request, paired
+
+${CPU_COMMANDS}, in the same run. The scenarios take turns in short rounds (forward, then
+backward), and each ratio is the median of the per-round ratios to the first row: the figure
+least moved by this machine's drifts in speed, which the rounds above spread over minutes.
+
+${cpu.join('\n\n')}`
   writeFileSync(join(results, 'latest.md'), markdown)
   writeFileSync(join(results, 'latest.svg'), renderSvg(info, rows))
   console.log(`\n${markdown}`)
   console.log(`written: ${join(results, 'latest.md')}, ${join(results, 'latest.svg')} (${(info.seconds / 60).toFixed(1)} min)`)
 }
 
+/** `NAME=value ...` of a script's settings. */
+const settingsOf = (env: Record<string, string>): string =>
+  Object.entries(env)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ')
 const MEMORY_SETTINGS = { BENCH_SWEEP_BATCHES: '100,1000', BENCH_SWEEP_REPEATS: '3' }
-const MEMORY_COMMAND = `${Object.entries(MEMORY_SETTINGS)
-  .map(([name, value]) => `${name}=${value}`)
-  .join(' ')} npx tsx bench/memory-sweep.ts`
+const MEMORY_COMMAND = `${settingsOf(MEMORY_SETTINGS)} npx tsx bench/memory-sweep.ts`
+// The rounds are short and many: neighbouring rounds of two scenarios see the machine at one speed.
+const CPU_SETTINGS = { BENCH_CPU_REQUESTS: '4000', BENCH_ROUNDS: '15' }
+const CPU_SCENARIOS = [
+  ['read', ['bare', 'stash-memory', 'raw-get', 'stash-redis', 'stash-redis-cache', 'session-redis']],
+  ['write', ['bare', 'stash-memory', 'raw-get-set', 'stash-redis', 'stash-redis-cache', 'session-redis']],
+] as const
+const CPU_COMMANDS = CPU_SCENARIOS.map(
+  ([route, scenarios]) => `\`${settingsOf(CPU_SETTINGS)} npx tsx bench/cpu.ts ${route} ${scenarios.join(' ')}\``,
+).join(' and ')
 
-/** Runs bench/memory-sweep.ts (1,000,000 records) and resolves to what it printed. */
-function memoryAtScale(): Promise<string> {
-  const child = spawn(process.execPath, [...TSX, join(__dirname, 'memory-sweep.ts')], {
+/** Runs another bench script with `args` and `env` added, echoes its output, and resolves to it. */
+function printedBy(script: string, args: readonly string[], env: Record<string, string>): Promise<string> {
+  const child = spawn(process.execPath, [...TSX, join(__dirname, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...MEMORY_SETTINGS },
+    env: { ...process.env, ...env },
   })
   let output = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -266,7 +290,7 @@ function memoryAtScale(): Promise<string> {
     process.stdout.write(chunk)
   })
   return new Promise((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve(output.trim()) : reject(new Error(`memory-sweep exited with ${code}`)))),
+    child.once('exit', (code) => (code === 0 ? resolve(output.trim()) : reject(new Error(`${script} exited with ${code}`)))),
   )
 }
 

@@ -214,10 +214,10 @@ export function perRequest(stats: Record<string, number>, requests: number): Red
   const each = Object.fromEntries(Object.entries(stats).map(([name, calls]) => [name, calls / requests]))
   const total = Object.values(stats).reduce((sum, calls) => sum + calls, 0)
   // INFO commandstats counts the commands a script runs as well as the script call itself.
-  // express-stash sends scripts (its writes) and loads (one HMGET and its PEXPIRE, sent together),
-  // so its round trips are its EVALSHA, EVAL and HMGET calls (its load script, which runs an HMGET
-  // inside, is not used here: every record has the marker). The other scenarios send neither
-  // scripts nor HMGET, so each of their commands is a round trip.
+  // express-stash sends scripts (its writes) and loads (one HMGET each), so its round trips are
+  // its EVALSHA, EVAL and HMGET calls (its load script, which runs an HMGET inside, is not used
+  // here: every record has the marker). The other scenarios send neither scripts nor HMGET, so
+  // each of their commands is a round trip.
   const stash = (stats.evalsha ?? 0) + (stats.eval ?? 0) + (stats.hmget ?? 0)
   return { commands: total / requests, roundTrips: (stash > 0 ? stash : total) / requests, each }
 }

@@ -4,7 +4,7 @@ import cookieParser from 'cookie-parser'
 import express from 'express'
 import request from 'supertest'
 import { serialize } from 'cookie'
-import { idCookie, readId as readIdWith, signId, type CookieAttributes } from '../../lib/cookie/signed-id.js'
+import { idCookie, readId as readIdWith, serializeOptions, signId, type CookieAttributes } from '../../lib/cookie/signed-id.js'
 import { sha256 } from '../../lib/values/ids.js'
 import { VerifiedCookies } from '../../lib/cookie/verified-cookies.js'
 import { createStash, memoryAdapter, type StashOptions } from '../../lib/index.js'
@@ -22,16 +22,7 @@ describe('idCookie', () => {
   const signed = signId(ID, 'k', { hint: 'node1234', version: 7, flash: 'waiting' })
   /** The line `serialize` writes for these attributes: what every ID cookie must be. */
   const serialized = (options: CookieAttributes, secure: boolean, maxAge?: number, expires?: Date) =>
-    serialize(options.name, signed, {
-      path: options.path,
-      domain: options.domain,
-      httpOnly: options.httpOnly,
-      sameSite: options.sameSite,
-      secure,
-      partitioned: options.partitioned || undefined,
-      priority: options.priority,
-      ...(maxAge !== undefined && { maxAge, expires }),
-    })
+    serialize(options.name, signed, { ...serializeOptions(options, secure), ...(maxAge !== undefined && { maxAge, expires }) })
 
   it("writes a session cookie's line exactly as serialize does, for every combination of attributes", () => {
     for (const sameSite of ['lax', 'strict', 'none'] as const) {

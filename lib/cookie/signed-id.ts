@@ -5,7 +5,7 @@
  */
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto'
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { serialize } from 'cookie'
+import { serialize, type SerializeOptions } from 'cookie'
 import { BoundedMap } from '../values/bounded-map.js'
 import type { FlashFlag, VerifiedCookies, VerifiedId } from './verified-cookies.js'
 
@@ -186,7 +186,7 @@ function mustBeSecure({ name, sameSite }: CookieAttributes): boolean {
 /**
  * The HMAC key of each secret, made once: an HMAC keyed by a string converts the string anew on
  * every call (a few microseconds of a signed cookie, measured in a server under load). A process
- * has a few secrets; the bound only keeps one that creates instances without end from growing it.
+ * has a few secrets; the bound keeps an app that creates instances without end from growing it.
  */
 const hmacKeys = new BoundedMap<string, KeyObject>({ capacity: 64 })
 
@@ -219,6 +219,19 @@ export function isSecure(req: IncomingMessage, options: CookieAttributes): boole
  */
 const sessionSuffixes = new WeakMap<CookieAttributes, [insecure?: string, secure?: string]>()
 
+/** The options `serialize` writes the ID cookie's attributes from (without a lifetime). */
+export function serializeOptions(options: CookieAttributes, secure: boolean): SerializeOptions {
+  return {
+    path: options.path,
+    domain: options.domain,
+    httpOnly: options.httpOnly,
+    sameSite: options.sameSite,
+    secure,
+    partitioned: options.partitioned || undefined,
+    priority: options.priority,
+  }
+}
+
 /**
  * The `Set-Cookie` value carrying a signed ID, or clearing the cookie when `signedValue` is
  * undefined. `maxAge` (seconds) makes it persistent; without it the cookie lasts the browser session.
@@ -229,24 +242,17 @@ export function idCookie(
   signedValue: string | undefined,
   maxAge: number | undefined,
 ): string {
-  const line = (value: string, lifetime?: { maxAge?: number; expires: Date }) =>
-    serialize(options.name, value, {
-      path: options.path,
-      domain: options.domain,
-      httpOnly: options.httpOnly,
-      sameSite: options.sameSite,
-      secure,
-      partitioned: options.partitioned || undefined,
-      priority: options.priority,
-      ...lifetime,
-    })
-  if (signedValue === undefined) return line('', { expires: new Date(0) })
-  if (maxAge !== undefined) return line(signedValue, { maxAge, expires: new Date(Date.now() + maxAge * 1000) })
+  const { name } = options
+  if (signedValue === undefined) return serialize(name, '', { ...serializeOptions(options, secure), expires: new Date(0) })
+  if (maxAge !== undefined) {
+    const expires = new Date(Date.now() + maxAge * 1000)
+    return serialize(name, signedValue, { ...serializeOptions(options, secure), maxAge, expires })
+  }
   let suffixes = sessionSuffixes.get(options)
   if (suffixes === undefined) sessionSuffixes.set(options, (suffixes = []))
-  const suffix = (suffixes[secure ? 1 : 0] ??= line('').slice(options.name.length + 1))
+  const suffix = (suffixes[secure ? 1 : 0] ??= serialize(name, '', serializeOptions(options, secure)).slice(name.length + 1))
   // `serialize` encodes a value with encodeURIComponent, whose output is always a valid cookie value.
-  return `${options.name}=${encodeURIComponent(signedValue)}${suffix}`
+  return `${name}=${encodeURIComponent(signedValue)}${suffix}`
 }
 
 /**

@@ -54,12 +54,15 @@ export class VerifiedCookies {
     return this.values.get(value)
   }
 
-  /** Remembers a cookie value whose signature verified. */
-  remember(value: string, { id, resign, hint, maxAge, version, flash }: VerifiedCookie): VerifiedId {
+  /**
+   * Remembers a cookie value whose signature verified, or that this instance signed (with its
+   * current secret); `hash`: the ID's SHA-256, when known already.
+   */
+  remember(value: string, { id, resign, hint, maxAge, version, flash }: VerifiedCookie, hash = sha256(id)): VerifiedId {
     const verified: VerifiedId = {
       id,
       resign,
-      hash: sha256(id),
+      hash,
       ...(hint === undefined ? {} : { hint }),
       ...(maxAge === undefined ? {} : { maxAge }),
       ...(version === undefined ? {} : { version }),

@@ -34,8 +34,8 @@ export class StashRuntime implements StashContext {
   readonly warnings = new DevWarnings()
   /** Every stored key of this instance and of its routes: a write to one of them on a route that does not store it is warned of. */
   readonly declaredKeys: Set<string>
-  /** Cookie values verified lately: a returning client's costs no HMAC. */
-  private readonly verifiedCookies = new VerifiedCookies()
+  /** Cookie values verified lately, or signed for a returning client: a returning client's costs no HMAC. */
+  readonly verifiedCookies = new VerifiedCookies()
 
   constructor(
     readonly options: ResolvedOptions,

@@ -7,7 +7,7 @@ import { idCookie, isSecure, signId } from '../cookie/signed-id.js'
 import { optionError } from '../errors.js'
 import type { StashAdapter } from '../store/adapter.js'
 import type { ResolvedOptions } from '../options.js'
-import type { FlashFlag, VerifiedId } from '../cookie/verified-cookies.js'
+import type { FlashFlag, VerifiedCookies, VerifiedId } from '../cookie/verified-cookies.js'
 
 /** Longest client cookie lifetime the cookie can carry (ten digits of seconds). */
 const MAX_AGE_LIMIT = 9_999_999_999
@@ -35,6 +35,8 @@ export class RequestCookie {
   resign = false
   /** The node hint the cookie carried (cross-node recovery). */
   hint: string | undefined
+  /** The SHA-256 of the ID the client presented (see `recordKeyOf`); undefined when it presented none. */
+  private presentedHash: string | undefined
   /** `reset()` dropped the ID: clear the cookie unless a new ID replaces it. */
   cleared = false
   /** The client's own cookie lifetime, signed into the cookie; undefined: the instance's. */
@@ -56,11 +58,13 @@ export class RequestCookie {
     private readonly options: ResolvedOptions,
     private readonly adapter: StashAdapter,
     private readonly secrets: readonly string[],
+    private readonly verified: VerifiedCookies,
   ) {}
 
   /** Takes over what a verified cookie says. */
-  adopt({ id, resign, hint, maxAge, version, flash }: VerifiedId): void {
+  adopt({ id, resign, hint, hash, maxAge, version, flash }: VerifiedId): void {
     this.id = id
+    this.presentedHash = hash
     this.flash = flash
     this.hint = hint
     this.clientMaxAge = maxAge
@@ -160,6 +164,12 @@ export class RequestCookie {
     const configured = this.maxAge
     const extras = { hint: this.adapter.recovery?.hint, maxAge: this.clientMaxAge, version: this.version, flash: this.flash }
     const value = signId(this.id, this.secrets[0]!, extras)
+    if (!this.issued && this.presentedHash !== undefined) {
+      // The client comes back with this value (encoded as the line encodes it): known to verify, it
+      // costs no HMAC then. Only a returning client's: a flood of one-time visitors must not push
+      // out the values of the clients in use.
+      this.verified.remember(encodeURIComponent(value), { id: this.id, resign: false, ...extras }, this.presentedHash)
+    }
     return idCookie(cookie, isSecure(req, cookie), value, configured === undefined ? undefined : Math.min(configured, ttl))
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Codec } from '../values/codec.js'
+import type { VerifiedCookies } from '../cookie/verified-cookies.js'
 import type { DevWarnings } from './dev-warnings.js'
 import type { KeepAlive } from './keep-alive.js'
 import type { ResolvedOptions } from '../options.js'
@@ -27,6 +28,8 @@ export interface StashContext {
   readonly keepAlive: KeepAlive
   /** Warnings of mistakes that would lose data without a sign (development, `DEBUG`). */
   readonly warnings: DevWarnings
+  /** Cookie values known to verify: those clients sent, and those re-signed for them. */
+  readonly verifiedCookies: VerifiedCookies
   /** Every stored key of the instance and of its routes. */
   readonly declaredKeys: ReadonlySet<string>
 }

@@ -87,7 +87,7 @@ export abstract class StashState implements HeaderHooks, KeptAlive {
   ) {
     this.keys = plan.keys
     this.expiry = new KeyExpiries(context.options.maxLifetime, context.options.touch, plan)
-    this.cookie = new RequestCookie(context.options, context.adapter, context.secrets)
+    this.cookie = new RequestCookie(context.options, context.adapter, context.secrets, context.verifiedCookies)
   }
 
   /** The `writeHead` hook: adds the cookie the response must carry. */

@@ -8,6 +8,7 @@ import type { Scenario } from './support.js'
 
 const COLORS: Record<Scenario, string> = {
   bare: '#9e9e9e',
+  'bare-middleware': '#bdbdbd',
   'session-memory': '#9ecae1',
   'session-redis': '#3182bd',
   'raw-get': '#a1d99b',

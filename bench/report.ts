@@ -52,6 +52,7 @@ export interface RunInfo {
 /** What each scenario is called in the report. */
 export const LABELS: Record<Scenario, string> = {
   bare: 'bare Express',
+  'bare-middleware': 'bare Express + a no-op middleware',
   'session-memory': 'express-session + MemoryStore',
   'session-redis': 'express-session + connect-redis',
   'raw-get': 'raw node-redis GET',
@@ -72,7 +73,7 @@ export const LABELS: Record<Scenario, string> = {
 export function peerOf(scenario: Scenario): Scenario | undefined {
   if (scenario === 'payload-stash-redis') return 'payload-session-redis'
   if (scenario === 'stash-memory-traced') return 'stash-memory'
-  if (scenario === 'bare' || scenario === 'session-memory' || scenario.includes('session-redis')) return undefined
+  if (scenario.startsWith('bare') || scenario === 'session-memory' || scenario.includes('session-redis')) return undefined
   return REDIS_SCENARIOS.includes(scenario) ? 'session-redis' : 'session-memory'
 }
 

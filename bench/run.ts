@@ -271,8 +271,8 @@ const MEMORY_COMMAND = `${settingsOf(MEMORY_SETTINGS)} npx tsx bench/memory-swee
 // The rounds are short and many: neighbouring rounds of two scenarios see the machine at one speed.
 const CPU_SETTINGS = { BENCH_CPU_REQUESTS: '4000', BENCH_ROUNDS: '15' }
 const CPU_SCENARIOS = [
-  ['read', ['bare', 'stash-memory', 'raw-get', 'stash-redis', 'stash-redis-cache', 'session-redis']],
-  ['write', ['bare', 'stash-memory', 'raw-get-set', 'stash-redis', 'stash-redis-cache', 'session-redis']],
+  ['read', ['bare', 'bare-middleware', 'stash-memory', 'raw-get', 'stash-redis', 'stash-redis-cache', 'session-redis']],
+  ['write', ['bare', 'bare-middleware', 'stash-memory', 'raw-get-set', 'stash-redis', 'stash-redis-cache', 'session-redis']],
 ] as const
 const CPU_COMMANDS = CPU_SCENARIOS.map(
   ([route, scenarios]) => `\`${settingsOf(CPU_SETTINGS)} npx tsx bench/cpu.ts ${route} ${scenarios.join(' ')}\``,

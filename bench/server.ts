@@ -9,7 +9,8 @@
  *   GET /write   increments the client's counter; a client without a cookie gets one here,
  *                which is how bench/run.ts obtains the cookies it sends
  *
- * Scenarios (see SCENARIOS): bare Express; express-session with its MemoryStore and with
+ * Scenarios (see SCENARIOS): bare Express, also with one middleware that only calls `next()`
+ * (the floor of any middleware); express-session with its MemoryStore and with
  * connect-redis (resave: false, saveUninitialized: false); one raw node-redis GET per request,
  * and one GET + one SET per request, on both routes (the floor of a 1- and a 2-round-trip
  * design); express-stash with its memory adapter (also with a subscriber on its tracing channels,
@@ -91,6 +92,12 @@ async function routesFor(scenario: Scenario, app: express.Express, redisUrl: str
   switch (scenario) {
     case 'bare': {
       let count = 0 // no per-client state at all: the ceiling
+      return { read: (_req, res) => reply(res, count), write: (_req, res) => reply(res, ++count) }
+    }
+    case 'bare-middleware': {
+      // The floor of any middleware: what one more layer of Express's router costs, doing nothing.
+      let count = 0
+      app.use((_req, _res, next) => next())
       return { read: (_req, res) => reply(res, count), write: (_req, res) => reply(res, ++count) }
     }
     case 'session-memory':

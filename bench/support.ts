@@ -11,6 +11,7 @@ import { createClient } from 'redis'
 /** The scenario names, in the order of the results table. */
 export const SCENARIOS = [
   'bare',
+  'bare-middleware',
   'session-memory',
   'session-redis',
   'raw-get',

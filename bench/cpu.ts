@@ -14,10 +14,14 @@
  * round's figure over the first scenario's in the same round: this machine's speed drifts over
  * seconds, and a ratio of neighbours cancels most of it), and the median microseconds of Redis
  * CPU per request.
+ * A scenario named `<scenario>@<module>` runs express-stash from another build (the path of its
+ * compiled index.js, as bench/server.ts takes BENCH_STASH_MODULE): two builds in one run, side by
+ * side, e.g. `stash-memory@/tmp/old/bench/.build/cjs/index.js stash-memory` for before and after.
  * Linux only (/proc, taskset).
  */
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import autocannon from 'autocannon'
 import * as support from './support.js'
 import { SCENARIOS, median, type Scenario } from './support.js'
@@ -40,8 +44,14 @@ function send(url: string, cookie: string | undefined, amount: number): Promise<
 async function main(): Promise<void> {
   const [route = 'read', ...named] = process.argv.slice(2)
   if (route !== 'read' && route !== 'write') throw new Error(`usage: bench/cpu.ts [read|write] [${SCENARIOS.join('|')} ...]`)
-  const scenarios = (named.length > 0 ? named : ['bare', 'stash-memory', 'raw-get', 'stash-redis']) as Scenario[]
-  const unknown = scenarios.filter((name) => !SCENARIOS.includes(name))
+  const rows = (named.length > 0 ? named : ['bare', 'stash-memory', 'raw-get', 'stash-redis']).map((name) => {
+    const at = name.indexOf('@')
+    if (at < 0) return { name, scenario: name as Scenario }
+    const module = resolve(name.slice(at + 1))
+    if (!existsSync(module)) throw new Error(`${name}: no compiled express-stash at ${module}`)
+    return { name, scenario: name.slice(0, at) as Scenario, module }
+  })
+  const unknown = rows.map(({ scenario }) => scenario).filter((name) => !SCENARIOS.includes(name))
   if (unknown.length > 0) throw new Error(`unknown scenarios ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`)
   if (!support.pinned) throw new Error('bench/cpu.ts needs taskset (util-linux) to pin the processes')
   spawnSync('taskset', ['-cp', String(support.LOAD_CORE), String(process.pid)], { stdio: 'ignore' })
@@ -50,7 +60,7 @@ async function main(): Promise<void> {
   const redis = await support.startRedis()
   const servers = []
   try {
-    for (const scenario of scenarios) {
+    for (const { name, scenario, module = stash.module } of rows) {
       const port = await support.freePort()
       const child = support.spawnPinned(
         support.SERVER_CORE,
@@ -58,12 +68,12 @@ async function main(): Promise<void> {
         ['--import', 'tsx', join(__dirname, 'server.ts'), scenario, String(port), redis.url],
         {
           stdio: ['ignore', 'pipe', 'inherit'],
-          env: { ...process.env, NODE_ENV: 'production', BENCH_STASH_MODULE: stash.module },
+          env: { ...process.env, NODE_ENV: 'production', BENCH_STASH_MODULE: module },
         },
       )
       const base = `http://127.0.0.1:${port}`
       servers.push({
-        scenario,
+        name,
         child,
         url: `${base}/${route}`,
         cookie: undefined as string | undefined,
@@ -92,11 +102,11 @@ async function main(): Promise<void> {
     )
     console.log('|---|--:|--:|---|--:|')
     const first = servers[0]!.samples
-    for (const { scenario, samples, redisSamples } of servers) {
+    for (const { name, samples, redisSamples } of servers) {
       const ratio = median(samples.map((sample, round) => sample / first[round]!))
       const rounds = samples.map((x) => x.toFixed(0)).join(', ')
       console.log(
-        `| ${scenario} | ${median(samples).toFixed(1)} | ${ratio.toFixed(3)}× | ${rounds} | ${median(redisSamples).toFixed(1)} |`,
+        `| ${name} | ${median(samples).toFixed(1)} | ${ratio.toFixed(3)}× | ${rounds} | ${median(redisSamples).toFixed(1)} |`,
       )
     }
   } finally {

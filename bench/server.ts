@@ -162,7 +162,8 @@ async function routesFor(scenario: Scenario, app: express.Express, redisUrl: str
     case 'stash-redis-cache-2p': {
       const client = scenario.startsWith('stash-memory') ? undefined : await connectRedis(redisUrl)
       if (scenario === 'stash-memory-traced') subscribeToTracing()
-      const adapter = client === undefined ? undefined : redisAdapter({ client, cache: scenario !== 'stash-redis' })
+      const adapter =
+        client === undefined ? undefined : redisAdapter(scenario === 'stash-redis' ? { client } : { client, cache: true })
       const stash = createStash({ secret: SECRET, storedKeys: ['count'], ttl: TTL, ...(adapter && { adapter }) })
       app.use(stash)
       const data = (req: Request): Stash<Counted> => req.stash

@@ -277,3 +277,30 @@ describe('memoryAdapter: close', () => {
     await expect(adapter.close()).resolves.toBeUndefined()
   })
 })
+
+describe('memoryAdapter: records of one field and of several', () => {
+  test('a record that grows from one field to two and back keeps each value and expiry', async () => {
+    const adapter = memoryAdapter()
+    const key = randomKey()
+    const soon = Date.now() + 60_000
+    const later = Date.now() + 120_000
+    await adapter.write(key, { set: { a: '1' }, del: [], expiresAt: { a: soon } })
+    expect(await adapter.load(key, ['a', 'b'])).toMatchObject({ values: ['1', undefined], expiresAt: [soon, undefined] })
+    expect(await adapter.compareAndSet(key, { field: 'a', expected: '0', next: '2', expiresAt: { a: soon } })).toEqual({
+      ok: false,
+      current: '1',
+    })
+    await adapter.write(key, { set: { b: '2' }, del: [], expiresAt: { b: later } })
+    expect(await fieldsOf(adapter, key)).toEqual({ a: '1', b: '2' })
+    await adapter.write(key, { set: {}, del: ['a'], expiresAt: {} })
+    expect(await adapter.load(key, ['a', 'b'])).toMatchObject({ values: [undefined, '2'], expiresAt: [undefined, later] })
+    expect(await adapter.compareAndSet(key, { field: 'b', expected: '2', next: '3', expiresAt: { b: later } })).toEqual({
+      ok: true,
+    })
+    expect(await adapter.readAll(key)).toMatchObject({ fields: { b: '3' }, expiresAt: { b: later } })
+    await adapter.write(key, { set: {}, del: [], expiresAt: { b: Date.now() + 40 } }) // the only field, cut short
+    await sleep(60)
+    expect(await adapter.load(key, ['b'])).toBeUndefined()
+    await adapter.close()
+  })
+})

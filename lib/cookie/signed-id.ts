@@ -251,8 +251,15 @@ export function idCookie(
   let suffixes = sessionSuffixes.get(options)
   if (suffixes === undefined) sessionSuffixes.set(options, (suffixes = []))
   const suffix = (suffixes[secure ? 1 : 0] ??= serialize(name, '', serializeOptions(options, secure)).slice(name.length + 1))
-  // `serialize` encodes a value with encodeURIComponent, whose output is always a valid cookie value.
-  return `${name}=${encodeURIComponent(signedValue)}${suffix}`
+  return `${name}=${cookieValueOf(signedValue)}${suffix}`
+}
+
+/**
+ * A signed value as the `Set-Cookie` line writes it, and so as the client sends it back:
+ * encoded by encodeURIComponent, as `serialize` encodes (its output is always a valid cookie value).
+ */
+export function cookieValueOf(signedValue: string): string {
+  return encodeURIComponent(signedValue)
 }
 
 /**

@@ -3,7 +3,7 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import { idCookie, isSecure, signId } from '../cookie/signed-id.js'
+import { cookieValueOf, idCookie, isSecure, signId } from '../cookie/signed-id.js'
 import { optionError } from '../errors.js'
 import type { StashAdapter } from '../store/adapter.js'
 import type { ResolvedOptions } from '../options.js'
@@ -20,6 +20,8 @@ export interface CookieContext {
   readonly slid: boolean
   /** Seconds the stash may live after this request: the longest ttl of its keys, within `maxLifetime`. */
   readonly ttl: number
+  /** The SHA-256 of the ID the client presented, if it presented one (`StashState.presented`). */
+  readonly presented: string | undefined
 }
 
 /**
@@ -35,8 +37,6 @@ export class RequestCookie {
   resign = false
   /** The node hint the cookie carried (cross-node recovery). */
   hint: string | undefined
-  /** The SHA-256 of the ID the client presented (see `recordKeyOf`); undefined when it presented none. */
-  private presentedHash: string | undefined
   /** `reset()` dropped the ID: clear the cookie unless a new ID replaces it. */
   cleared = false
   /** The client's own cookie lifetime, signed into the cookie; undefined: the instance's. */
@@ -62,9 +62,8 @@ export class RequestCookie {
   ) {}
 
   /** Takes over what a verified cookie says. */
-  adopt({ id, resign, hint, hash, maxAge, version, flash }: VerifiedId): void {
+  adopt({ id, resign, hint, maxAge, version, flash }: VerifiedId): void {
     this.id = id
-    this.presentedHash = hash
     this.flash = flash
     this.hint = hint
     this.clientMaxAge = maxAge
@@ -153,7 +152,7 @@ export class RequestCookie {
   }
 
   /** The `Set-Cookie` line this response must carry, if any. */
-  setCookie(req: IncomingMessage, { persisted, slid, ttl }: CookieContext): string | undefined {
+  setCookie(req: IncomingMessage, { persisted, slid, ttl, presented }: CookieContext): string | undefined {
     const { cookie, rolling } = this.options
     if (this.id === undefined) {
       return this.cleared ? idCookie(cookie, isSecure(req, cookie), undefined, undefined) : undefined
@@ -164,11 +163,11 @@ export class RequestCookie {
     const configured = this.maxAge
     const extras = { hint: this.adapter.recovery?.hint, maxAge: this.clientMaxAge, version: this.version, flash: this.flash }
     const value = signId(this.id, this.secrets[0]!, extras)
-    if (!this.issued && this.presentedHash !== undefined) {
-      // The client comes back with this value (encoded as the line encodes it): known to verify, it
+    if (!this.issued && presented !== undefined) {
+      // The client comes back with this value, the ID it presented signed anew: known to verify, it
       // costs no HMAC then. Only a returning client's: a flood of one-time visitors must not push
       // out the values of the clients in use.
-      this.verified.remember(encodeURIComponent(value), { id: this.id, resign: false, ...extras }, this.presentedHash)
+      this.verified.remember(cookieValueOf(value), { id: this.id, resign: false, ...extras }, presented)
     }
     return idCookie(cookie, isSecure(req, cookie), value, configured === undefined ? undefined : Math.min(configured, ttl))
   }

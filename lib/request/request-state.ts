@@ -85,7 +85,8 @@ export class RequestState extends StashState implements EndHooks, StashBackend {
       }
       const now = Date.now()
       const slid = this.slid || slidesOf(this, now) !== undefined // slides due are done by the end of the request
-      const line = this.cookie.setCookie(this.req, { persisted: this.persisted, slid, ttl: this.expiry.longestLife(now) })
+      const ttl = this.expiry.longestLife(now)
+      const line = this.cookie.setCookie(this.req, { persisted: this.persisted, slid, ttl, presented: this.presented })
       if (line !== undefined) appendSetCookie(this.res, line, writeHeadHeaders)
       // An adapter whose records travel in cookies (cookieAdapter) sends them with the ID cookie.
       const more = this.context.adapter.responseCookies?.(this.record, line)
